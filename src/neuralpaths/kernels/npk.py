@@ -1,0 +1,137 @@
+"""The neural path kernel ``H(x, x') = ⟨φ_x, φ_x'⟩``, without enumerating paths.
+
+Fully connected: ``H = (X1 X2ᵀ) ⊙ Π_l G_l(X1) G_l(X2)ᵀ`` (with the all-ones value input,
+``X1 X2ᵀ`` is the constant ``d_in``, so that always ``H = npf(x1) @ npf(x2).T``).
+
+Any architecture (Identity 2): ``H(x, x')`` is the scalar output of the *unit-weight* network (every
+weight 1, one output unit) fed ``x ⊙ x'`` with gates ``G(x) ⊙ G(x')``, fixed linear maps entering
+squared (average pooling divides by ``(HW)²``). ``method="unit"`` runs that network literally,
+batched over pairs. ``method="closed"`` (the default) uses what the unit-weight network reduces to:
+a 3x3 all-ones conv sums channels and box-filters positions, so per pair and position
+
+    ``s_0 = Σ_c x̃_c x̃'_c``,   ``s_l = box(s_{l-1}) ⊙ Σ_c G_l,c G'_l,c``,
+
+then ``Σ_pos s_L`` (divided by ``(HW)²`` for GAP) times ``Π_dense G_l G'_lᵀ``. Cost
+``O(n1 n2 Σ_l HW (C_l + k²))`` instead of ``O(n1 n2 Σ_l HW C_l C_{l-1} k²)``.
+
+Shape:
+    ``x1: (n1, *in_shape)``, ``x2: (n2, *in_shape)`` -> ``(n1, n2)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models.arch import gated_forward
+from ..models.base import GatedModel
+
+METHODS = ("auto", "closed", "unit")
+_BLOCK_BYTES = 256 * 2**20  # peak memory target for the pairwise intermediates
+
+
+def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None, ignore_bias: bool):
+    model.check_input(x1)
+    if x2 is not None:
+        model.check_input(x2)
+    if model.has_value_bias and not ignore_bias:
+        raise ValueError(
+            "npk: the value network has biases, whose paths the NPK leaves out; build the model with "
+            "bias=False, or pass ignore_bias=True to get the kernel of the input paths only"
+        )
+    g1 = model.gate_maps(x1)
+    g2 = g1 if x2 is None else model.gate_maps(x2)
+    h1 = model.value_input_for(x1)
+    h2 = h1 if x2 is None else model.value_input_for(x2)
+    return h1, h2, g1, g2
+
+
+@torch.no_grad()
+def npk(
+    model: GatedModel,
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    normalize: bool = False,
+    method: str = "auto",
+    ignore_bias: bool = False,
+) -> Tensor:
+    """Neural path kernel of ``model``'s gates between ``x1`` and ``x2`` (default ``x2 = x1``).
+
+    Args:
+        normalize: divide by ``Π_l units_l`` (the number of gate combinations), so that for hard
+            gates ``H/⟨x,x'⟩`` is the fraction of paths on for both inputs.
+        method: ``"closed"`` (fast closed form), ``"unit"`` (the literal unit-weight network) or
+            ``"auto"`` (closed).
+        ignore_bias: allow a value network with biases (the kernel then covers input paths only).
+
+    Shape:
+        ``(n1, *in_shape), (n2, *in_shape) -> (n1, n2)``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown npk method {method!r}: use one of {METHODS}")
+    h1, h2, g1, g2 = _prepare(model, x1, x2, ignore_bias)
+    if method == "unit":
+        k = _npk_unit(model, h1, h2, g1, g2)
+    elif model.arch.is_conv:
+        k = _npk_conv(model, h1, h2, g1, g2)
+    else:
+        k = h1 @ h2.T
+        for a, b in zip(g1, g2):
+            k = k * (a @ b.T)
+    if normalize:
+        k = k / math.prod(model.arch.widths)
+    return k
+
+
+def _rows_per_block(n2: int, units: int) -> int:
+    return max(1, _BLOCK_BYTES // (8 * max(1, n2 * units)))
+
+
+def _npk_unit(model: GatedModel, h1: Tensor, h2: Tensor, g1: list[Tensor], g2: list[Tensor]) -> Tensor:
+    """Identity 2 literally: run the unit-weight network on every pair, a block of x1 rows at a time."""
+    arch = model.arch
+    ws = [torch.ones_like(m.weight) for m in model.value_layers]
+    ws[-1] = ws[-1][:1]
+    n1, n2 = len(h1), len(h2)
+    out = h1.new_empty(n1, n2)
+    rows = _rows_per_block(n2, max([arch.in_dim, *arch.widths]))
+    for s in range(0, n1, rows):
+        b = min(rows, n1 - s)
+        h0 = (h1[s : s + b, None] * h2[None]).flatten(0, 1)  # (b, n2, *in) -> (b*n2, *in)
+        gates = [(a[s : s + b, None] * c[None]).flatten(0, 1) for a, c in zip(g1, g2)]
+        out[s : s + b] = gated_forward(arch, ws, h0, gates, pool_power=2).view(b, n2)
+    return out
+
+
+def _npk_conv(model: GatedModel, h1: Tensor, h2: Tensor, g1: list[Tensor], g2: list[Tensor]) -> Tensor:
+    """The unit-weight recursion for conv nets, a block of x1 rows at a time."""
+    arch = model.arch
+    n_conv, (hh, ww) = len(arch.conv), arch.in_shape[1:]
+    k = arch.kernel_size
+    box = h1.new_ones(1, 1, k, k)
+    n1, n2 = len(h1), len(h2)
+    out = h1.new_empty(n1, n2)
+
+    def overlap(a: Tensor, b: Tensor) -> Tensor:
+        """Per-position channel overlap. Shape: ``(b1, C, H, W), (n2, C, H, W) -> (b1*n2, 1, H, W)``."""
+        pa = a.flatten(2).permute(2, 0, 1)  # (b1, C, HW) -> (HW, b1, C)
+        pb = b.flatten(2).permute(2, 1, 0)  # (n2, C, HW) -> (HW, C, n2)
+        return torch.bmm(pa, pb).permute(1, 2, 0).reshape(-1, 1, hh, ww)  # (HW, b1, n2) -> (b1*n2, 1, H, W)
+
+    rows = _rows_per_block(n2, 3 * hh * ww)
+    for s in range(0, n1, rows):
+        e = min(n1, s + rows)
+        acc = overlap(h1[s:e], h2)
+        for layer in range(n_conv):
+            acc = F.conv2d(acc, box, padding=k // 2) * overlap(g1[layer][s:e], g2[layer])
+        acc = acc.sum(dim=(1, 2, 3)).view(e - s, n2)  # (b1*n2, 1, H, W) -> (b1, n2)
+        if arch.pool == "gap":
+            acc = acc / (hh * ww) ** 2
+        for a, b in zip(g1[n_conv:], g2[n_conv:]):
+            acc = acc * (a[s:e] @ b.T)
+        out[s:e] = acc
+    return out

@@ -1,0 +1,25 @@
+"""Models: ReLU networks, deep gated networks (DGN) and deep linearly gated networks (DLGN)."""
+
+from .arch import Arch, gated_forward, make_layers, relu_forward
+from .base import GatedModel
+from .conv import ConvNet
+from .dgn import DGN, GATINGS, REGIMES
+from .dlgn import DLGN
+from .init import init_layers_
+from .mlp import MLP, ReLUNet
+
+__all__ = [
+    "DGN",
+    "DLGN",
+    "GATINGS",
+    "MLP",
+    "REGIMES",
+    "Arch",
+    "ConvNet",
+    "GatedModel",
+    "ReLUNet",
+    "gated_forward",
+    "init_layers_",
+    "make_layers",
+    "relu_forward",
+]
