@@ -118,3 +118,9 @@ def write_rows_csv(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
     for r in rows:
         w.writerow({k: _jsonable(v) for k, v in r.items()})
     return atomic_write_text(path, buf.getvalue())
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save a matplotlib ``Figure`` as PNG atomically. Build figures with ``matplotlib.figure.Figure``
+    (no pyplot, no global state, no display needed)."""
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))

@@ -50,3 +50,8 @@ def get(name: str) -> ModuleType:
         known = ", ".join(sorted(EXPERIMENTS)) or "(none)"
         raise ConfigError(f"unknown experiment {name!r}; available: {known}")
     return importlib.import_module(f"{__name__}.{EXPERIMENTS[name]}")
+
+
+# The runner's entry points (neuralpaths.runner), for tests and scripts:
+#   run_experiment(name, preset="default", overrides=None, seeds=None, out=None, progress=True) -> Path
+#   metrics_logger(out, **tags) -> Callable[[dict], None]   # appends tagged records to out/metrics.jsonl
