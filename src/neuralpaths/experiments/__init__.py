@@ -38,7 +38,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# CLI name -> module name. Add new experiments here.
+# CLI name -> module (relative names live in this package). Add new experiments here.
 EXPERIMENTS: dict[str, str] = {}
 
 
@@ -49,7 +49,8 @@ def get(name: str) -> ModuleType:
     if name not in EXPERIMENTS:
         known = ", ".join(sorted(EXPERIMENTS)) or "(none)"
         raise ConfigError(f"unknown experiment {name!r}; available: {known}")
-    return importlib.import_module(f"{__name__}.{EXPERIMENTS[name]}")
+    module = EXPERIMENTS[name]
+    return importlib.import_module(module if "." in module else f"{__name__}.{module}")
 
 
 # The runner's entry points (neuralpaths.runner), for tests and scripts:

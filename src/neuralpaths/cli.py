@@ -1,0 +1,96 @@
+"""The ``neuralpaths`` command: list, run, resume, show and plot experiments.
+
+Errors a user can fix (unknown experiment, bad override, missing data, unwritable folder) print one
+line and exit with status 2; an interrupted run says how to resume it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import experiments, runner
+from .errors import UserError
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds expects integers like 0,1,2; got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="neuralpaths", description="ReLU networks through their gates and paths."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="list experiments with their expected runtime")
+    r = sub.add_parser("run", help="run an experiment")
+    r.add_argument("experiment")
+    r.add_argument("--preset", default="default", help="default | smoke | paper (default: default)")
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set epochs=3",
+    )
+    r.add_argument("--config", help="TOML or YAML file of config overrides")
+    r.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2 (writes mean ± std)")
+    r.add_argument("--out", help="run folder (default: runs/EXPERIMENT/TIME-PRESET)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    for name, text in (
+        ("resume", "continue an interrupted run"),
+        ("show", "print a run's tables"),
+        ("plot", "redraw a run's figures and report from saved results"),
+    ):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("run_dir")
+        if name == "resume":
+            c.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _list() -> None:
+    names = sorted(experiments.EXPERIMENTS)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        m = experiments.get(name)
+        print(f"{name.ljust(width)}  {m.DESCRIPTION}  [{m.RUNTIME}]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+    try:
+        if args.command == "list":
+            _list()
+        elif args.command == "run":
+            overrides = runner.parse_overrides(args.overrides)
+            path = runner.run_experiment(
+                args.experiment, args.preset, overrides, args.seeds, args.out, not args.quiet, args.config
+            )
+            print(f"report: {Path(path) / 'report.md'}")
+        elif args.command == "resume":
+            path = runner.resume(args.run_dir, not args.quiet)
+            print(f"report: {Path(path) / 'report.md'}")
+        elif args.command == "show":
+            print(runner.show(args.run_dir))
+        elif args.command == "plot":
+            for f in runner.replot(args.run_dir):
+                print(f)
+    except UserError as e:
+        print(f"neuralpaths: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = f" with `neuralpaths resume {out}`" if out else ""
+        print(f"\nneuralpaths: interrupted; continue{where}", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

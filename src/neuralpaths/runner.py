@@ -1,0 +1,364 @@
+"""Run experiments: configs from presets and overrides, run folders, seeds, resume.
+
+A run folder holds ``config.json`` (experiment, preset, overrides, full config), ``env.json``
+(versions, git commit, device, seed, command), ``status.json``, ``metrics.jsonl`` (per-epoch
+records), ``results.json``, ``results.csv``, ``report.md`` and ``figures/*.png``. With several seeds
+each seed runs in ``seed-<s>/`` and the top folder holds the mean ± std tables.
+
+Configs: the experiment's ``Config`` defaults, then its TOML preset, then an optional config file
+(TOML, or YAML read with ``yaml.safe_load``), then ``--set key=value`` overrides, each type-checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from . import experiments, report
+from .errors import ConfigError, UserError
+from .io import append_jsonl, atomic_write_json, read_json, to_json, write_rows_csv
+from .progress import progress_disabled
+
+PRESET_NAMES = ("default", "smoke", "paper")
+
+
+# --- configs ------------------------------------------------------------------------------------
+def presets(module: ModuleType) -> dict[str, dict[str, Any]]:
+    """The experiment's presets: ``{"default": {...}, "smoke": {...}, "paper": {...}, ...}``."""
+    path = Path(module.__file__).with_suffix(".toml")
+    found = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    found.setdefault("default", {})
+    return found
+
+
+def config_types(config_cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_cls)}
+
+
+def _parse_scalar(raw: str) -> Any:
+    """A command-line value as TOML (``3``, ``1e-3``, ``true``, ``[1, 2]``, ``"a"``), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check ``value`` against the field's type, converting where unambiguous (int -> float,
+    ``"1,2"`` or ``[1, 2]`` -> tuple)."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        args = typing.get_args(annotation)
+        item = args[0] if args else Any
+        if isinstance(value, str):
+            value = [_parse_scalar(v.strip()) for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} expects a list like 1,2,3; got {value!r}")
+        return tuple(coerce(key, v, item) for v in value)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(annotation)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(key, value, a)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{key} expects true or false; got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} expects an integer; got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key} expects a number; got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key} expects a string; got {value!r}")
+    return value
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["epochs=3", "lr=1e-3"]`` -> ``{"epochs": 3, "lr": 0.001}`` (types checked later)."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad override {item!r}: write key=value, e.g. --set epochs=3")
+        out[key.strip()] = _parse_scalar(raw.strip())
+    return out
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A flat table of overrides from TOML or YAML (safe loader)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    elif path.suffix == ".toml":
+        data = tomllib.loads(text)
+    else:
+        raise ConfigError(f"config file {path} must end in .toml, .yaml or .yml")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table of key = value pairs")
+    return data
+
+
+def make_config(module: ModuleType, preset: str = "default", overrides: Mapping[str, Any] | None = None):
+    """The experiment's ``Config`` for ``preset`` with ``overrides`` applied, every value type-checked."""
+    table = presets(module)
+    if preset not in table:
+        raise ConfigError(f"unknown preset {preset!r} for {module.NAME}; available: {', '.join(table)}")
+    types = config_types(module.Config)
+    values: dict[str, Any] = {}
+    for source, items in ((f"preset {preset!r}", table[preset]), ("override", dict(overrides or {}))):
+        for key, value in items.items():
+            if key not in types:
+                raise ConfigError(
+                    f"unknown config key {key!r} ({source}) for {module.NAME}; valid keys: {', '.join(types)}"
+                )
+            values[key] = coerce(key, value, types[key])
+    return module.Config(**values)
+
+
+# --- run folders --------------------------------------------------------------------------------
+def git_commit() -> dict[str, Any]:
+    """Commit of the source tree the package runs from (``unknown`` outside a git checkout)."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", False
+    return {"commit": commit or "unknown", "dirty": dirty}
+
+
+def environment(seed: int) -> dict[str, Any]:
+    import matplotlib
+    import scipy
+
+    from . import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "seed": seed,
+        "neuralpaths": __version__,
+        "git": git_commit(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "matplotlib": matplotlib.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _prepare_dir(out: Path, config_record: dict) -> None:
+    """Create ``out`` (refusing to mix with a different earlier run) and check it is writable."""
+    previous = out / "config.json"
+    if previous.exists():
+        old, new = read_json(previous), json.loads(to_json(config_record))
+        if old.get("config") != new["config"] or old.get("experiment") != new["experiment"]:
+            raise UserError(
+                f"{out} already holds a different run; use `neuralpaths resume {out}` or choose another --out"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the global RNG third-party code may use)
+    torch.manual_seed(seed)
+
+
+def metrics_logger(out: str | os.PathLike, **tags: Any) -> Callable[[dict], None]:
+    """A callback appending ``{**tags, **record}`` to ``out/metrics.jsonl``."""
+    path = Path(out) / "metrics.jsonl"
+    return lambda record: append_jsonl(path, {**tags, **record})
+
+
+def _status(out: Path, state: str, **extra: Any) -> None:
+    atomic_write_json(
+        out / "status.json", {"state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+    )
+
+
+def _run_one(module: ModuleType, cfg: Any, out: Path, record: dict) -> dict:
+    _prepare_dir(out, record)
+    atomic_write_json(out / "config.json", record)
+    atomic_write_json(out / "env.json", environment(cfg.seed))
+    _status(out, "running")
+    seed_everything(cfg.seed)
+    start = time.perf_counter()
+    try:
+        results = module.run(cfg, out)
+    except BaseException as e:
+        _status(out, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    results = {"experiment": module.NAME, "seed": cfg.seed, **results, "seconds": time.perf_counter() - start}
+    atomic_write_json(out / "results.json", results)
+    finish(module, results, out)
+    _status(out, "done", seconds=results["seconds"])
+    return results
+
+
+def finish(module: ModuleType, results: dict, out: Path) -> None:
+    """Figures, results.csv and report.md from saved results (also used by ``plot``)."""
+    figures = module.plot(results, out) or []
+    tables = module.tables(results)
+    if tables:
+        write_rows_csv(out / "results.csv", next(iter(tables.values())))
+    report.write_report(out, module, results, tables, figures)
+
+
+def default_out(name: str, preset: str) -> Path:
+    return Path("runs") / name / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}"
+
+
+def run_experiment(
+    name: str,
+    preset: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    seeds: Iterable[int] | None = None,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    config_file: str | os.PathLike | None = None,
+) -> Path:
+    """Run experiment ``name`` and return its run folder (see module docstring)."""
+    module = experiments.get(name)
+    merged = {**(read_config_file(config_file) if config_file else {}), **dict(overrides or {})}
+    cfg = make_config(module, preset, merged)
+    out = Path(out) if out is not None else default_out(name, preset)
+    seeds = list(seeds) if seeds is not None else [cfg.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds has repeats: {seeds}")
+    record = {"experiment": name, "preset": preset, "overrides": merged, "seeds": seeds}
+    with progress_disabled() if not progress else nullcontext():
+        if len(seeds) == 1:
+            cfg = dataclasses.replace(cfg, seed=seeds[0])
+            _run_one(module, cfg, out, {**record, "config": dataclasses.asdict(cfg)})
+            return out
+        _prepare_dir(out, {**record, "config": dataclasses.asdict(cfg)})
+        atomic_write_json(out / "config.json", {**record, "config": dataclasses.asdict(cfg)})
+        atomic_write_json(out / "env.json", environment(cfg.seed))
+        per_seed = {}
+        for s in seeds:
+            cfg_s = dataclasses.replace(cfg, seed=s)
+            per_seed[s] = _run_one(
+                module, cfg_s, out / f"seed-{s}", {**record, "config": dataclasses.asdict(cfg_s)}
+            )
+        write_seed_summary(module, out, per_seed)
+    return out
+
+
+def write_seed_summary(module: ModuleType, out: Path, per_seed: dict[int, dict]) -> None:
+    """Mean ± std over seeds of every table, with the per-seed reports linked."""
+    per_table = [module.tables(r) for r in per_seed.values()]
+    agg = {title: report.aggregate_rows([t[title] for t in per_table]) for title in per_table[0]}
+    summary = {"experiment": module.NAME, "seeds": list(per_seed), "aggregate_tables": agg}
+    atomic_write_json(out / "results.json", summary)
+    if agg:
+        write_rows_csv(out / "results.csv", next(iter(agg.values())))
+    report.write_seed_report(out, module, summary)
+    _status(out, "done", seeds=list(per_seed))
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[ModuleType, dict, Path]:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise UserError(f"{run_dir} is not a run folder (no config.json)")
+    record = read_json(run_dir / "config.json")
+    return experiments.get(record["experiment"]), record, run_dir
+
+
+def resume(run_dir: str | os.PathLike, progress: bool = True) -> Path:
+    """Continue an interrupted run in place: finished work is loaded from its checkpoints."""
+    _, record, run_dir = load_run(run_dir)
+    return run_experiment(
+        record["experiment"], record["preset"], record["overrides"], record.get("seeds"), run_dir, progress
+    )
+
+
+def replot(run_dir: str | os.PathLike) -> list[Path]:
+    """Redraw figures and the report from saved results, without retraining."""
+    module, _, run_dir = load_run(run_dir)
+    if not (run_dir / "results.json").exists():
+        raise UserError(
+            f"{run_dir} has no results.json yet (unfinished run? try `neuralpaths resume {run_dir}`)"
+        )
+    results = read_json(run_dir / "results.json")
+    if "aggregate_tables" in results:
+        for s in results["seeds"]:
+            replot(run_dir / f"seed-{s}")
+        report.write_seed_report(run_dir, module, results)
+        return sorted((run_dir).glob("seed-*/figures/*.png"))
+    finish(module, results, run_dir)
+    return sorted((run_dir / "figures").glob("*.png"))
+
+
+def show(run_dir: str | os.PathLike) -> str:
+    """The run's tables as text."""
+    module, record, run_dir = load_run(run_dir)
+    if not (run_dir / "results.json").exists():
+        raise UserError(
+            f"{run_dir} has no results.json yet (unfinished run? try `neuralpaths resume {run_dir}`)"
+        )
+    results = read_json(run_dir / "results.json")
+    tables = results["aggregate_tables"] if "aggregate_tables" in results else module.tables(results)
+    head = f"{record['experiment']} ({record['preset']} preset) — {run_dir}\n"
+    return head + "\n".join(f"\n{title}\n{report.text_table(rows)}" for title, rows in tables.items())

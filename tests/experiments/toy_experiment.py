@@ -1,0 +1,55 @@
+"""A tiny experiment used to test the runner: the NPK of a random MLP, with fake 'epochs'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from neuralpaths import MLP, npk
+from neuralpaths.io import save_figure
+from neuralpaths.runner import metrics_logger
+
+NAME = "toy"
+DESCRIPTION = "NPK trace of a random MLP (runner test)"
+RUNTIME = "<1 s"
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    n: int = 8
+    widths: tuple[int, ...] = (4, 4)
+    scale: float = 1.0
+    normalize: bool = False
+    label: str = "toy"
+    fail: bool = False
+
+
+def run(cfg: Config, out: Path) -> dict:
+    if cfg.fail:
+        raise RuntimeError("asked to fail")
+    x = cfg.scale * torch.randn(cfg.n, 3)  # seeded by the runner
+    net = MLP(3, list(cfg.widths), 1, seed=cfg.seed)
+    log = metrics_logger(out, model="mlp")
+    for epoch in range(3):
+        log({"epoch": epoch, "value": float(epoch)})
+    k = npk(net, x, normalize=cfg.normalize)
+    return {"trace": float(k.trace()), "first_x": float(x[0, 0]), "label": cfg.label}
+
+
+def tables(results: dict) -> dict[str, list[dict]]:
+    return {
+        "NPK": [{"model": "mlp", "trace": results["trace"]}, {"model": "x", "trace": results["first_x"]}],
+        "Info": [{"label": results["label"]}],
+    }
+
+
+def plot(results: dict, out: Path) -> list[Path]:
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_subplot()
+    ax.bar(["trace"], [results["trace"]])
+    ax.set_title("NPK trace")
+    return [save_figure(fig, out / "figures" / "trace.png")]
