@@ -182,3 +182,27 @@ def test_cli_run_and_list(capsys, tmp_path):
     assert cli.main(["list"]) == 0
     assert "toy" in capsys.readouterr().out
     assert json.loads((tmp_path / "r" / "config.json").read_text())["preset"] == "smoke"
+
+
+def test_sweep_runs_the_grid_product(tmp_path, capsys):
+    args = [
+        "sweep",
+        "toy",
+        "--grid",
+        "n=3,4",
+        "--grid",
+        "widths=[2],[3,3]",
+        "--quiet",
+        "--out",
+        str(tmp_path / "w"),
+    ]
+    assert cli.main(args) == 0
+    lines = (tmp_path / "w" / "sweep.csv").read_text().splitlines()
+    assert lines[0] == "n,widths,model,trace" and len(lines) == 1 + 4 * 2
+    assert (tmp_path / "w" / "n=4,widths=3,3" / "results.json").exists()
+
+
+def test_sweep_validates_every_combination_first(tmp_path, capsys):
+    err = _cli_error(["sweep", "toy", "--grid", "n=3,x", "--out", str(tmp_path / "w")], capsys)
+    assert "n expects an integer; got 'x'" in err
+    assert not (tmp_path / "w").exists()

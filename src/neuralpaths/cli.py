@@ -1,4 +1,4 @@
-"""The ``neuralpaths`` command: list, run, resume, show and plot experiments.
+"""The ``neuralpaths`` command: list, run, sweep, resume, show and plot experiments.
 
 Errors a user can fix (unknown experiment, bad override, missing data, unwritable folder) print one
 line and exit with status 2; an interrupted run says how to resume it.
@@ -42,6 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2 (writes mean ± std)")
     r.add_argument("--out", help="run folder (default: runs/EXPERIMENT/TIME-PRESET)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    w = sub.add_parser("sweep", help="run an experiment over a grid of config values")
+    w.add_argument("experiment")
+    w.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2",
+        help="values to sweep (repeatable; the product is run), e.g. --grid lr=1e-3,1e-4",
+    )
+    w.add_argument("--preset", default="default")
+    w.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--out", help="sweep folder (default: runs/EXPERIMENT/TIME-sweep)")
+    w.add_argument("--quiet", action="store_true", help="no progress bars")
     for name, text in (
         ("resume", "continue an interrupted run"),
         ("show", "print a run's tables"),
@@ -73,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             path = runner.run_experiment(
                 args.experiment, args.preset, overrides, args.seeds, args.out, not args.quiet, args.config
             )
+            print(f"report: {Path(path) / 'report.md'}")
+        elif args.command == "sweep":
+            grid, overrides = runner.parse_grid(args.grid), runner.parse_overrides(args.overrides)
+            path = runner.sweep(args.experiment, grid, args.preset, overrides, args.out, not args.quiet)
             print(f"report: {Path(path) / 'report.md'}")
         elif args.command == "resume":
             path = runner.resume(args.run_dir, not args.quiet)

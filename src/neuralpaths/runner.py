@@ -362,3 +362,60 @@ def show(run_dir: str | os.PathLike) -> str:
     tables = results["aggregate_tables"] if "aggregate_tables" in results else module.tables(results)
     head = f"{record['experiment']} ({record['preset']} preset) — {run_dir}\n"
     return head + "\n".join(f"\n{title}\n{report.text_table(rows)}" for title, rows in tables.items())
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets: ``"1e-3,1e-4"`` -> 2 items, ``"[1,2],[3]"`` -> 2 items."""
+    items, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [i.strip() for i in [*items, cur] if i.strip()]
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
+    """``["lr=1e-3,1e-4", "widths=[64],[128]"]`` -> ``{"lr": [0.001, 0.0001], "widths": [[64], [128]]}``."""
+    grid = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise ConfigError(f"bad grid {item!r}: write key=v1,v2,... e.g. --grid lr=1e-3,1e-4")
+        grid[key.strip()] = [_parse_scalar(v) for v in _split_top(raw)]
+    return grid
+
+
+def sweep(
+    name: str,
+    grid: Mapping[str, list[Any]],
+    preset: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run every combination of ``grid`` (one run folder each) and write one combined table."""
+    import itertools
+
+    module = experiments.get(name)
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    for combo in combos:  # validate everything before running anything
+        make_config(module, preset, {**dict(overrides or {}), **combo})
+    out = Path(out) if out is not None else Path("runs") / name / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep"
+    rows = []
+    for combo in combos:
+        label = ",".join(f"{k}={report._cli_value(v)}" for k, v in combo.items()).replace("/", "_")
+        run_dir = run_experiment(
+            name, preset, {**dict(overrides or {}), **combo}, out=out / label, progress=progress
+        )
+        tables = module.tables(read_json(run_dir / "results.json"))
+        first = next(iter(tables.values()), [])
+        rows += [{**{k: report._cli_value(v) for k, v in combo.items()}, **r} for r in first]
+    write_rows_csv(out / "sweep.csv", rows)
+    text = f"# {name} sweep ({preset} preset)\n\n" + report.markdown_table(rows)
+    report.atomic_write_text(out / "report.md", text)
+    return out
