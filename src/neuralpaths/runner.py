@@ -5,8 +5,7 @@ A run folder holds ``config.json`` (experiment, preset, overrides, full config),
 records), ``results.json``, ``results.csv``, ``report.md`` and ``figures/*.png``. With several seeds
 each seed runs in ``seed-<s>/`` and the top folder holds the mean ± std tables.
 
-Configs: the experiment's ``Config`` defaults, then its TOML preset, then an optional config file
-(TOML, or YAML read with ``yaml.safe_load``), then ``--set key=value`` overrides, each type-checked.
+Configs are built by :mod:`neuralpaths.config` (presets, config files, typed overrides).
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import random
 import subprocess
 import sys
 import time
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
@@ -30,133 +27,20 @@ from typing import Any
 import numpy as np
 import torch
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from . import experiments, report
+from .config import (  # noqa: F401 (re-exported: the runner is where scripts look for them)
+    coerce,
+    make_config,
+    parse_grid,
+    parse_overrides,
+    presets,
+    read_config_file,
+)
 from .errors import ConfigError, UserError
 from .io import append_jsonl, atomic_write_json, read_json, to_json, write_rows_csv
 from .progress import progress_disabled
 
 PRESET_NAMES = ("default", "smoke", "paper")
-
-
-# --- configs ------------------------------------------------------------------------------------
-def presets(module: ModuleType) -> dict[str, dict[str, Any]]:
-    """The experiment's presets: ``{"default": {...}, "smoke": {...}, "paper": {...}, ...}``."""
-    path = Path(module.__file__).with_suffix(".toml")
-    found = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    found.setdefault("default", {})
-    return found
-
-
-def config_types(config_cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(config_cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(config_cls)}
-
-
-def _parse_scalar(raw: str) -> Any:
-    """A command-line value as TOML (``3``, ``1e-3``, ``true``, ``[1, 2]``, ``"a"``), else a bare string."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def coerce(key: str, value: Any, annotation: Any) -> Any:
-    """Check ``value`` against the field's type, converting where unambiguous (int -> float,
-    ``"1,2"`` or ``[1, 2]`` -> tuple)."""
-    origin = typing.get_origin(annotation)
-    if origin is tuple:
-        args = typing.get_args(annotation)
-        item = args[0] if args else Any
-        if isinstance(value, str):
-            value = [_parse_scalar(v.strip()) for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} expects a list like 1,2,3; got {value!r}")
-        return tuple(coerce(key, v, item) for v in value)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(annotation)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return coerce(key, value, a)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-            return value.lower() in ("true", "yes", "1")
-        raise ConfigError(f"{key} expects true or false; got {value!r}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key} expects an integer; got {value!r}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{key} expects a number; got {value!r}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{key} expects a string; got {value!r}")
-    return value
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """``["epochs=3", "lr=1e-3"]`` -> ``{"epochs": 3, "lr": 0.001}`` (types checked later)."""
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"bad override {item!r}: write key=value, e.g. --set epochs=3")
-        out[key.strip()] = _parse_scalar(raw.strip())
-    return out
-
-
-def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
-    """A flat table of overrides from TOML or YAML (safe loader)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(text) or {}
-    elif path.suffix == ".toml":
-        data = tomllib.loads(text)
-    else:
-        raise ConfigError(f"config file {path} must end in .toml, .yaml or .yml")
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a table of key = value pairs")
-    return data
-
-
-def make_config(module: ModuleType, preset: str = "default", overrides: Mapping[str, Any] | None = None):
-    """The experiment's ``Config`` for ``preset`` with ``overrides`` applied, every value type-checked."""
-    table = presets(module)
-    if preset not in table:
-        raise ConfigError(f"unknown preset {preset!r} for {module.NAME}; available: {', '.join(table)}")
-    types = config_types(module.Config)
-    values: dict[str, Any] = {}
-    for source, items in ((f"preset {preset!r}", table[preset]), ("override", dict(overrides or {}))):
-        for key, value in items.items():
-            if key not in types:
-                raise ConfigError(
-                    f"unknown config key {key!r} ({source}) for {module.NAME}; valid keys: {', '.join(types)}"
-                )
-            values[key] = coerce(key, value, types[key])
-    return module.Config(**values)
 
 
 # --- run folders --------------------------------------------------------------------------------
@@ -364,32 +248,7 @@ def show(run_dir: str | os.PathLike) -> str:
     return head + "\n".join(f"\n{title}\n{report.text_table(rows)}" for title, rows in tables.items())
 
 
-# --- sweeps -------------------------------------------------------------------------------------
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets: ``"1e-3,1e-4"`` -> 2 items, ``"[1,2],[3]"`` -> 2 items."""
-    items, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            items.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    return [i.strip() for i in [*items, cur] if i.strip()]
-
-
-def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
-    """``["lr=1e-3,1e-4", "widths=[64],[128]"]`` -> ``{"lr": [0.001, 0.0001], "widths": [[64], [128]]}``."""
-    grid = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip() or not raw.strip():
-            raise ConfigError(f"bad grid {item!r}: write key=v1,v2,... e.g. --grid lr=1e-3,1e-4")
-        grid[key.strip()] = [_parse_scalar(v) for v in _split_top(raw)]
-    return grid
-
-
+# --- sweeps ---------------------------------------------------------------------------------------
 def sweep(
     name: str,
     grid: Mapping[str, list[Any]],
