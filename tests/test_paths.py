@@ -97,11 +97,10 @@ def test_value_biases_are_refused_not_ignored(fn):
         fn(net, torch.randn(2, 3))
 
 
-def test_gating_biases_are_fine():
-    arch_b = Arch.mlp(3, [4, 2], 1, bias=True)
-    dgn = DGN(arch_b, seed=0).double()
-    for m in dgn.value:
-        m.bias = None  # value net without biases, gating net with
+@pytest.mark.parametrize("gating", ["relu", "linear", "shallow"])
+def test_gating_biases_are_fine(gating):
+    dgn = DGN(Arch.mlp(3, [4, 2], 1), gating=gating, gating_bias=True, seed=0).double()
+    assert all(m.bias is not None for m in dgn.gating) and not dgn.has_value_bias
     x = torch.randn(5, 3, dtype=torch.float64)
     assert torch.allclose(npf(dgn, x) @ npv(dgn), dgn(x))
 

@@ -56,6 +56,9 @@ class DGN(GatedModel):
         gate: ``"hard"``, ``"soft"`` (with ``beta``, ``eps``) or a :class:`Gate`.
         value_input: ``"x"`` or ``"ones"`` (the value network is fed the all-ones input).
         init, seed: initialisation scheme (see :mod:`neuralpaths.models.init`) and seed.
+        gating_bias: biases in the gating network (default: ``arch.bias``, which also sets the value
+            network's). Gating biases move the gates' hyperplanes off the origin without adding
+            bias paths to the value network.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class DGN(GatedModel):
         value_input: str = "x",
         init: str = "torch",
         seed: int | torch.Generator | None = None,
+        gating_bias: bool | None = None,
     ):
         super().__init__()
         if gating not in GATINGS:
@@ -82,10 +86,11 @@ class DGN(GatedModel):
         g = make_generator(seed)
         self.value = make_layers(arch)
         init_layers_(self.value, init, generator=g)
+        gating_bias = arch.bias if gating_bias is None else gating_bias
         if gating == "shallow":
-            self.gating = nn.ModuleList(nn.Linear(arch.in_dim, w, bias=arch.bias) for w in arch.dense)
+            self.gating = nn.ModuleList(nn.Linear(arch.in_dim, w, bias=gating_bias) for w in arch.dense)
         else:
-            self.gating = make_layers(arch, arch.n_hidden)
+            self.gating = make_layers(arch, arch.n_hidden, bias=gating_bias)
         init_layers_(self.gating, init, generator=g)
 
     # --- the two networks ---------------------------------------------------------------------

@@ -37,6 +37,7 @@ class DLGN(DGN):
         value_input: str = "ones",
         init: str = "torch",
         seed: int | torch.Generator | None = None,
+        gating_bias: bool | None = None,
     ):
         super().__init__(
             arch,
@@ -47,6 +48,7 @@ class DLGN(DGN):
             value_input=value_input,
             init=init,
             seed=seed,
+            gating_bias=gating_bias,
         )
 
     @classmethod
