@@ -7,6 +7,7 @@ from .dgn import DGN, GATINGS, REGIMES
 from .dlgn import DLGN
 from .init import init_layers_
 from .mlp import MLP, ReLUNet
+from .univariate import Univariate
 
 __all__ = [
     "DGN",
@@ -18,6 +19,7 @@ __all__ = [
     "ConvNet",
     "GatedModel",
     "ReLUNet",
+    "Univariate",
     "gated_forward",
     "init_layers_",
     "make_layers",
