@@ -125,15 +125,23 @@ def _status(out: Path, state: str, **extra: Any) -> None:
 def _run_one(module: ModuleType, cfg: Any, out: Path, record: dict) -> dict:
     _prepare_dir(out, record)
     atomic_write_json(out / "config.json", record)
-    atomic_write_json(out / "env.json", environment(cfg.seed))
+    atomic_write_json(
+        out / "env.json",
+        {**environment(cfg.seed), "torch_threads": getattr(cfg, "threads", 0) or torch.get_num_threads()},
+    )
     _status(out, "running")
     seed_everything(cfg.seed)
+    threads = torch.get_num_threads()
+    if getattr(cfg, "threads", 0) > 0:  # a Config field `threads` (0: PyTorch's default)
+        torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
     try:
         results = module.run(cfg, out)
     except BaseException as e:
         _status(out, "failed", error=f"{type(e).__name__}: {e}")
         raise
+    finally:
+        torch.set_num_threads(threads)
     results = {"experiment": module.NAME, "seed": cfg.seed, **results, "seconds": time.perf_counter() - start}
     atomic_write_json(out / "results.json", results)
     finish(module, results, out)

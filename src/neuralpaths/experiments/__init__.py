@@ -10,7 +10,8 @@ Protocol — each experiment module ``neuralpaths/experiments/<name>.py`` define
     what the ``default`` preset costs, e.g. ``"~8 min on 2 CPU cores"``.
 ``Config``
     a frozen dataclass; every field has a default (the ``default`` preset), typed ``int``, ``float``,
-    ``bool``, ``str`` or ``tuple[...]`` of those; it has a ``seed: int`` field.
+    ``bool``, ``str`` or ``tuple[...]`` of those; it has a ``seed: int`` field, and may have
+    ``threads: int`` (the runner then sets ``torch.set_num_threads``; 0 keeps PyTorch's default).
 presets
     a TOML file beside the module, ``<module>.toml``, with tables ``[default]`` (may be empty),
     ``[smoke]`` (seconds; runs in CI) and ``[paper]`` (the paper's protocol), each overriding
@@ -39,7 +40,9 @@ import importlib
 from types import ModuleType
 
 # CLI name -> module (relative names live in this package). Add new experiments here.
-EXPERIMENTS: dict[str, str] = {}
+EXPERIMENTS: dict[str, str] = {
+    "npf-regimes": "npf_regimes",
+}
 
 
 def get(name: str) -> ModuleType:
