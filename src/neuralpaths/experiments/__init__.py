@@ -42,6 +42,7 @@ from types import ModuleType
 # CLI name -> module (relative names live in this package). Add new experiments here.
 EXPERIMENTS: dict[str, str] = {
     "npf-regimes": "npf_regimes",
+    "univariate-regimes": "univariate_regimes",
 }
 
 
