@@ -43,6 +43,9 @@ from types import ModuleType
 EXPERIMENTS: dict[str, str] = {
     "npf-regimes": "npf_regimes",
     "univariate-regimes": "univariate_regimes",
+    "dlgn-odt": "dlgn_odt",
+    "halfspace-2d": "halfspace_2d",
+    "dlgn-images": "dlgn_images",
 }
 
 

@@ -13,9 +13,9 @@ Paper protocol: ``neuralpaths run npf-regimes --preset paper --seeds 0,1,2,3,4``
 seed and ~2 hours for five — each report lists seconds per epoch per regime).
 
 The default preset trades the paper's 100 epochs at batch 32 and Adam learning rate 1e-4 for 20
-epochs at batch 128 and learning rate 1e-3, on one thread (``Config`` below; ``npf_regimes.toml``). Expected: FRNPF-II ≈ FRNPF-DI clearly
-below FLNPF ≈ DLNPF ≈ ReLU (paper, Adam: 96.0 / 96.1 vs 97.8 / 98.2 / 98.1 test %), and ν falls
-from init to trained while a sizeable fraction of gates flips.
+epochs at batch 128 and learning rate 1e-3, on one thread (``Config`` below; ``npf_regimes.toml``).
+Expected: FRNPF-II ≈ FRNPF-DI clearly below FLNPF ≈ DLNPF ≈ ReLU (paper, Adam: 96.0 / 96.1 vs 97.8 /
+98.2 / 98.1 test %), and ν falls from init to trained while a sizeable fraction of gates flips.
 
 Accuracies are reported two ways: at the epoch with the best accuracy on a held-out validation split
 (our headline number) and the maximum test accuracy over epochs (the official code's protocol, which

@@ -14,7 +14,7 @@ Shape:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -25,116 +25,22 @@ from matplotlib.patches import Patch
 from torch import Tensor, nn
 
 from ..geometry import Hyperplanes, activation_patterns
-
-Lim = tuple[tuple[float, float], tuple[float, float]]
-GridSource = Callable[[Tensor], Tensor] | nn.Module | np.ndarray | Tensor
-
-CLASS_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:brown", "tab:pink", "tab:olive")
-GATE_COLOR, TARGET_COLOR, REGION_COLOR = "tab:purple", "black", "tab:green"
-
-
-def window(X: Tensor | None = None, lim: Lim | float | None = None, pad: float = 0.1) -> Lim:
-    """The plotting window: ``lim`` itself, ``((-lim, lim), (-lim, lim))`` for a number, or the data's
-    bounding box grown by ``pad`` of its size (``[-1.1, 1.1]²`` without data)."""
-    if isinstance(lim, (int, float)):
-        return ((-float(lim), float(lim)), (-float(lim), float(lim)))
-    if lim is not None:
-        (x0, x1), (y0, y1) = lim
-        return ((float(x0), float(x1)), (float(y0), float(y1)))
-    if X is None or len(X) == 0:
-        return ((-1.1, 1.1), (-1.1, 1.1))
-    lo, hi = X.double().min(0).values, X.double().max(0).values
-    p = pad * (hi - lo).max()
-    return ((float(lo[0] - p), float(hi[0] + p)), (float(lo[1] - p), float(hi[1] + p)))
-
-
-def grid_points(lim: Lim, resolution: int = 200) -> Tensor:
-    """A ``resolution × resolution`` grid over ``lim``, rows = y, as points.
-
-    Shape:
-        ``-> (resolution**2, 2)`` float64; ``values.reshape(resolution, resolution)`` is an image.
-    """
-    (x0, x1), (y0, y1) = lim
-    xs = torch.linspace(x0, x1, resolution, dtype=torch.float64)
-    ys = torch.linspace(y0, y1, resolution, dtype=torch.float64)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([gx.flatten(), gy.flatten()], 1)  # (res, res) x 2 -> (res*res, 2)
-
-
-@torch.no_grad()
-def _on_grid(source: GridSource, lim: Lim, resolution: int) -> np.ndarray:
-    """Values of ``source`` on the grid: a precomputed array, or a callable / module applied to it."""
-    if isinstance(source, (np.ndarray, Tensor)):
-        values = torch.as_tensor(source)
-        if values.shape[:2] != (resolution, resolution):
-            raise ValueError(
-                f"grid values must have shape ({resolution}, {resolution}, ...), got {tuple(values.shape)}"
-            )
-        return values.cpu().numpy()
-    pts = grid_points(lim, resolution)
-    if isinstance(source, nn.Module):
-        pts = pts.to(next(source.parameters()).dtype)
-    out = torch.as_tensor(source(pts)).detach().cpu()
-    return out.reshape(resolution, resolution, *out.shape[1:]).numpy()
-
-
-def _extent(lim: Lim) -> list[float]:
-    return [lim[0][0], lim[0][1], lim[1][0], lim[1][1]]
-
-
-def _panels_size(lim: Lim, ncols: int, nrows: int, width: float) -> tuple[float, float]:
-    """Figure size for a grid of equal-aspect panels of the window ``lim``, ``width`` inches wide each."""
-    aspect = (lim[1][1] - lim[1][0]) / (lim[0][1] - lim[0][0])
-    return width * ncols, (0.85 * width * min(max(aspect, 0.3), 3.0) + 0.7) * nrows + 0.3
-
-
-def _setup(ax, lim: Lim, title: str | None = None) -> None:
-    ax.set_xlim(*lim[0])
-    ax.set_ylim(*lim[1])
-    ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    if title:
-        ax.set_title(title)
-
-
-def _scatter(
-    ax, X: Tensor | None, y: Tensor | None, max_points: int = 1500, alpha: float = 0.6, edge: bool = False
-) -> list:
-    """Data coloured by class (the first ``max_points``); legend handles."""
-    if X is None:
-        return []
-    X, y = X[:max_points].double().cpu(), (torch.zeros(len(X)) if y is None else y[:max_points]).long()
-    handles = []
-    for c in torch.unique(y).tolist():
-        pts = X[y == c]
-        color = CLASS_COLORS[c % len(CLASS_COLORS)]
-        ax.scatter(
-            pts[:, 0],
-            pts[:, 1],
-            s=9 if edge else 6,
-            color=color,
-            alpha=alpha,
-            zorder=2,
-            edgecolors="white" if edge else "none",
-            linewidths=0.3 if edge else 0,
-        )
-        handles.append(Line2D([], [], ls="", marker="o", color=color, label=f"class {c}"))
-    return handles
-
-
-def _lines(ax, planes: Hyperplanes | None, **style) -> None:
-    """Each hyperplane ``⟨w, x⟩ + b = 0`` as an infinite line (clipped to the window by matplotlib)."""
-    if planes is None:
-        return
-    normals = planes.normals.double().cpu()
-    offsets = planes.offsets_or_zeros().double().cpu()
-    for w, b in zip(normals, offsets):
-        nn2 = float(w @ w)
-        if nn2 == 0:
-            continue
-        p = -b * w / nn2  # the point of the line closest to the origin
-        ax.axline((float(p[0]), float(p[1])), (float(p[0] - w[1]), float(p[1] + w[0])), **style)
+from .planar import (
+    CLASS_COLORS,
+    GATE_COLOR,
+    REGION_COLOR,
+    TARGET_COLOR,
+    GridSource,
+    Lim,
+    draw_hyperplanes,
+    extent,
+    grid_points,
+    grid_values,
+    panels_size,
+    scatter_classes,
+    setup_axes,
+    window,
+)
 
 
 def plot_gating_hyperplanes(
@@ -153,13 +59,13 @@ def plot_gating_hyperplanes(
     n = len(gating)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=_panels_size(lim, ncols, nrows, 3.6), layout="constrained")
+    fig = Figure(figsize=panels_size(lim, ncols, nrows, 3.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).flatten()
     for layer, (ax, planes) in enumerate(zip(axes, gating), start=1):
-        handles = _scatter(ax, X, y, alpha=0.35)
-        _lines(ax, planes, color=GATE_COLOR, lw=1.1, alpha=0.8, zorder=3)
-        _lines(ax, targets, color=TARGET_COLOR, lw=1.6, ls="--", zorder=4)
-        _setup(ax, lim, f"layer {layer}: {len(planes)} gating hyperplanes")
+        handles = scatter_classes(ax, X, y, alpha=0.35)
+        draw_hyperplanes(ax, planes, color=GATE_COLOR, lw=1.1, alpha=0.8, zorder=3)
+        draw_hyperplanes(ax, targets, color=TARGET_COLOR, lw=1.6, ls="--", zorder=4)
+        setup_axes(ax, lim, f"layer {layer}: {len(planes)} gating hyperplanes")
         if layer == 1:
             handles.append(Line2D([], [], color=GATE_COLOR, label="gating hyperplane"))
             if targets is not None:
@@ -202,7 +108,7 @@ def plot_path_regions(
     n = len(regions)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=_panels_size(lim, ncols, nrows, 3.8), layout="constrained")
+    fig = Figure(figsize=panels_size(lim, ncols, nrows, 3.8), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).flatten()
     (x0, x1), (y0, y1) = lim
     centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2], dtype=torch.float64)
@@ -210,15 +116,15 @@ def plot_path_regions(
         inside = planes.positive(pts).all(1).reshape(resolution, resolution).numpy()
         ax.imshow(
             np.ma.masked_where(~inside, inside),
-            extent=_extent(lim),
+            extent=extent(lim),
             origin="lower",
             cmap=ListedColormap([REGION_COLOR]),
             alpha=0.35,
             interpolation="nearest",
             zorder=1,
         )
-        handles = _scatter(ax, X, y, alpha=0.3)
-        _lines(ax, planes, color="dimgray", lw=1.2, ls="--", zorder=3)
+        handles = scatter_classes(ax, X, y, alpha=0.3)
+        draw_hyperplanes(ax, planes, color="dimgray", lw=1.2, ls="--", zorder=3)
         scale = 0.08 * max(x1 - x0, y1 - y0)
         for w, b in zip(planes.normals.double(), planes.offsets_or_zeros().double()):
             if float(w @ w) == 0:
@@ -239,7 +145,7 @@ def plot_path_regions(
             if X is None
             else f", {100 * float(planes.positive(X.double()).all(1).float().mean()):.0f}% of data"
         )
-        _setup(ax, lim, f"{name}\n{value}{share}")
+        setup_axes(ax, lim, f"{name}\n{value}{share}")
         if i == 0:
             handles += [
                 Patch(color=REGION_COLOR, alpha=0.35, label="path region"),
@@ -271,7 +177,7 @@ def plot_decision_function(
     or ``k > 2`` logits (the predicted class is drawn).
     """
     lim = window(X, lim)
-    v = _on_grid(f, lim, resolution)
+    v = grid_values(f, lim, resolution)
     v = v.reshape(resolution, resolution, -1) if v.ndim > 2 else v[..., None]
     fig = Figure(figsize=(5.6, 4.8), layout="constrained")
     ax = fig.subplots()
@@ -279,7 +185,7 @@ def plot_decision_function(
         k = v.shape[-1]
         im = ax.imshow(
             v.argmax(-1),
-            extent=_extent(lim),
+            extent=extent(lim),
             origin="lower",
             alpha=0.5,
             interpolation="nearest",
@@ -291,12 +197,12 @@ def plot_decision_function(
     else:
         score = v[..., 1] - v[..., 0] if v.shape[-1] == 2 else v[..., 0]
         top = float(np.abs(score).max()) or 1.0
-        im = ax.imshow(score, extent=_extent(lim), origin="lower", cmap="RdBu_r", vmin=-top, vmax=top)
-        ax.contour(score, levels=[0.0], extent=_extent(lim), colors="black", linewidths=1.5, zorder=3)
+        im = ax.imshow(score, extent=extent(lim), origin="lower", cmap="RdBu_r", vmin=-top, vmax=top)
+        ax.contour(score, levels=[0.0], extent=extent(lim), colors="black", linewidths=1.5, zorder=3)
         fig.colorbar(im, ax=ax, label="network output (score of class 1)")
-    handles = _scatter(ax, X, y, alpha=0.8, edge=True)
-    _lines(ax, gating, color=GATE_COLOR, lw=0.8, alpha=0.5, zorder=3)
-    _lines(ax, targets, color=TARGET_COLOR, lw=1.4, ls="--", zorder=4)
+    handles = scatter_classes(ax, X, y, alpha=0.8, edge=True)
+    draw_hyperplanes(ax, gating, color=GATE_COLOR, lw=0.8, alpha=0.5, zorder=3)
+    draw_hyperplanes(ax, targets, color=TARGET_COLOR, lw=1.4, ls="--", zorder=4)
     if v.shape[-1] <= 2:
         handles.append(Line2D([], [], color="black", label="decision boundary"))
     if gating is not None:
@@ -304,7 +210,7 @@ def plot_decision_function(
     if targets is not None:
         handles.append(Line2D([], [], color=TARGET_COLOR, ls="--", label="target hyperplane"))
     ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
-    _setup(ax, lim, title or "decision function")
+    setup_axes(ax, lim, title or "decision function")
     return fig
 
 
@@ -327,7 +233,7 @@ def plot_linear_regions(
     if isinstance(regions, nn.Module):
         model, dtype = regions, next(regions.parameters()).dtype
         regions = lambda pts: activation_patterns(model, pts.to(dtype))
-    v = _on_grid(regions, lim, resolution)
+    v = grid_values(regions, lim, resolution)
     flat = v.reshape(resolution * resolution, -1)  # ids (N, 1) or patterns (N, U)
     _, ids = np.unique(flat, axis=0, return_inverse=True)
     ids = ids.reshape(resolution, resolution)
@@ -337,7 +243,7 @@ def plot_linear_regions(
     ax = fig.subplots()
     ax.imshow(
         ids,
-        extent=_extent(lim),
+        extent=extent(lim),
         origin="lower",
         cmap=ListedColormap(colors),
         interpolation="nearest",
@@ -349,14 +255,14 @@ def plot_linear_regions(
     edge[1:, :] |= ids[1:, :] != ids[:-1, :]
     ax.imshow(
         np.ma.masked_where(~edge, edge),
-        extent=_extent(lim),
+        extent=extent(lim),
         origin="lower",
         interpolation="nearest",
         cmap=ListedColormap(["black"]),
         alpha=0.6,
     )
-    handles = _scatter(ax, X, y, max_points=600, alpha=0.8)
+    handles = scatter_classes(ax, X, y, max_points=600, alpha=0.8)
     if handles:
         ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9)
-    _setup(ax, lim, f"{title or 'linear regions'}\n{n_regions} activation patterns in the window")
+    setup_axes(ax, lim, f"{title or 'linear regions'}\n{n_regions} activation patterns in the window")
     return fig
