@@ -14,6 +14,10 @@ a 3x3 all-ones conv sums channels and box-filters positions, so per pair and pos
 then ``Σ_pos s_L`` (divided by ``(HW)²`` for GAP) times ``Π_dense G_l G'_lᵀ``. Cost
 ``O(n1 n2 Σ_l HW (C_l + k²))`` instead of ``O(n1 n2 Σ_l HW C_l C_{l-1} k²)``.
 
+Large ``n``: fully connected kernels are formed ``block_size × block_size`` tile by tile
+(:mod:`~neuralpaths.kernels.gram`: one Gram per layer per tile, multiplied in place; the symmetric
+case computes tiles on and above the diagonal only); conv kernels a block of ``x1`` rows at a time.
+
 Shape:
     ``x1: (n1, *in_shape)``, ``x2: (n2, *in_shape)`` -> ``(n1, n2)``.
 """
@@ -25,15 +29,17 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from ..models.arch import gated_forward
 from ..models.base import GatedModel
+from .gram import Factor, Term, tiled_kernel
 
 METHODS = ("auto", "closed", "unit")
 _BLOCK_BYTES = 256 * 2**20  # peak memory target for the pairwise intermediates
 
 
-def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None, ignore_bias: bool):
+def _check(model: GatedModel, x1: Tensor, x2: Tensor | None, ignore_bias: bool) -> None:
     model.check_input(x1)
     if x2 is not None:
         model.check_input(x2)
@@ -42,6 +48,9 @@ def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None, ignore_bias: bool
             "npk: the value network has biases, whose paths the NPK leaves out; build the model with "
             "bias=False, or pass ignore_bias=True to get the kernel of the input paths only"
         )
+
+
+def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None):
     g1 = model.gate_maps(x1)
     g2 = g1 if x2 is None else model.gate_maps(x2)
     h1 = model.value_input_for(x1)
@@ -58,6 +67,8 @@ def npk(
     normalize: bool = False,
     method: str = "auto",
     ignore_bias: bool = False,
+    block_size: int | None = None,
+    progress: bool | None = None,
 ) -> Tensor:
     """Neural path kernel of ``model``'s gates between ``x1`` and ``x2`` (default ``x2 = x1``).
 
@@ -67,47 +78,87 @@ def npk(
         method: ``"closed"`` (fast closed form), ``"unit"`` (the literal unit-weight network) or
             ``"auto"`` (closed).
         ignore_bias: allow a value network with biases (the kernel then covers input paths only).
+        block_size: rows per block (default: fully connected ``1024``; conv and ``"unit"`` as many
+            as keep the pairwise intermediates near 256 MiB).
+        progress: a progress bar over blocks; ``None`` shows it for jobs longer than 2 s.
+
+    Peak memory: the result (``n1·n2`` numbers) plus, fully connected, at most six ``block_size²``
+    tile buffers and the inputs and gates (``(n1 + n2)·(d_in + Σ_l w_l)`` numbers, or of two blocks at a
+    time above 1 GiB); conv, ``block_size·n2·H·W`` numbers per intermediate (a few of them);
+    ``"unit"``, ``block_size·n2·max_l units_l``. Runs on the tensors' device.
 
     Shape:
         ``(n1, *in_shape), (n2, *in_shape) -> (n1, n2)``.
     """
     if method not in METHODS:
         raise ValueError(f"unknown npk method {method!r}: use one of {METHODS}")
-    h1, h2, g1, g2 = _prepare(model, x1, x2, ignore_bias)
+    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}")
+    _check(model, x1, x2, ignore_bias)
     if method == "unit":
-        k = _npk_unit(model, h1, h2, g1, g2)
+        h1, h2, g1, g2 = _prepare(model, x1, x2)
+        k = _npk_unit(model, h1, h2, g1, g2, block_size, progress)
     elif model.arch.is_conv:
-        k = _npk_conv(model, h1, h2, g1, g2)
+        h1, h2, g1, g2 = _prepare(model, x1, x2)
+        k = _npk_conv(model, h1, h2, g1, g2, block_size, progress)
     else:
-        k = h1 @ h2.T
-        for a, b in zip(g1, g2):
-            k = k * (a @ b.T)
+        k = tiled_kernel(
+            lambda xb: _fc_terms(model, xb), x1, x2, 1, block_size=block_size, progress=progress, desc="npk"
+        )
     if normalize:
         k = k / math.prod(model.arch.widths)
     return k
 
 
-def _rows_per_block(n2: int, units: int) -> int:
-    return max(1, _BLOCK_BYTES // (8 * max(1, n2 * units)))
+def _fc_terms(model: GatedModel, x: Tensor) -> list[Term]:
+    """``(X Xᵀ) ⊙ Π_l G_l G_lᵀ`` as one term of Gram factors (ones input: the constant ``d_in``)."""
+    first = Factor(x) if model.value_input == "x" else Factor(None, float(model.arch.in_dim))
+    return [Term([first, *(Factor(g) for g in model.gates(x))])]
 
 
-def _npk_unit(model: GatedModel, h1: Tensor, h2: Tensor, g1: list[Tensor], g2: list[Tensor]) -> Tensor:
+def _row_blocks(n1: int, n2: int, units: int, block_size: int | None, progress: bool | None, desc: str):
+    """``(start, end)`` of each block of ``x1`` rows, under a progress bar."""
+    rows = block_size or max(1, _BLOCK_BYTES // (8 * max(1, n2 * units)))
+    starts = range(0, n1, rows)
+    bar = tqdm(
+        starts, desc=desc, unit="block", disable=progress is False, delay=2.0 if progress is None else 0
+    )
+    return ((s, min(n1, s + rows)) for s in bar)
+
+
+def _npk_unit(
+    model: GatedModel,
+    h1: Tensor,
+    h2: Tensor,
+    g1: list[Tensor],
+    g2: list[Tensor],
+    block_size: int | None,
+    progress: bool | None,
+) -> Tensor:
     """Identity 2 literally: run the unit-weight network on every pair, a block of x1 rows at a time."""
     arch = model.arch
     ws = [torch.ones_like(m.weight) for m in model.value_layers]
     ws[-1] = ws[-1][:1]
     n1, n2 = len(h1), len(h2)
     out = h1.new_empty(n1, n2)
-    rows = _rows_per_block(n2, max([arch.in_dim, *arch.widths]))
-    for s in range(0, n1, rows):
-        b = min(rows, n1 - s)
+    units = max([arch.in_dim, *arch.widths])
+    for s, e in _row_blocks(n1, n2, units, block_size, progress, "npk (unit)"):
+        b = e - s
         h0 = (h1[s : s + b, None] * h2[None]).flatten(0, 1)  # (b, n2, *in) -> (b*n2, *in)
         gates = [(a[s : s + b, None] * c[None]).flatten(0, 1) for a, c in zip(g1, g2)]
         out[s : s + b] = gated_forward(arch, ws, h0, gates, pool_power=2).view(b, n2)
     return out
 
 
-def _npk_conv(model: GatedModel, h1: Tensor, h2: Tensor, g1: list[Tensor], g2: list[Tensor]) -> Tensor:
+def _npk_conv(
+    model: GatedModel,
+    h1: Tensor,
+    h2: Tensor,
+    g1: list[Tensor],
+    g2: list[Tensor],
+    block_size: int | None,
+    progress: bool | None,
+) -> Tensor:
     """The unit-weight recursion for conv nets, a block of x1 rows at a time."""
     arch = model.arch
     n_conv, (hh, ww) = len(arch.conv), arch.in_shape[1:]
@@ -122,9 +173,7 @@ def _npk_conv(model: GatedModel, h1: Tensor, h2: Tensor, g1: list[Tensor], g2: l
         pb = b.flatten(2).permute(2, 1, 0)  # (n2, C, HW) -> (HW, C, n2)
         return torch.bmm(pa, pb).permute(1, 2, 0).reshape(-1, 1, hh, ww)  # (HW, b1, n2) -> (b1*n2, 1, H, W)
 
-    rows = _rows_per_block(n2, 3 * hh * ww)
-    for s in range(0, n1, rows):
-        e = min(n1, s + rows)
+    for s, e in _row_blocks(n1, n2, 3 * hh * ww, block_size, progress, "npk (conv)"):
         acc = overlap(h1[s:e], h2)
         for layer in range(n_conv):
             acc = F.conv2d(acc, box, padding=k // 2) * overlap(g1[layer][s:e], g2[layer])

@@ -3,6 +3,10 @@
 :func:`ntk_reference` is the plain, always-correct recipe (``torch.func``: per-sample Jacobians
 by ``vmap(jacrev)``, contracted parameter by parameter). It works for any ``nn.Module``.
 
+:func:`ntk` uses the structured form (Gram matrices of layer inputs and back-propagated signals,
+:mod:`~neuralpaths.kernels.ntk_structured`) for the library's models and falls back to the
+reference for any other module.
+
 ``params`` picks the parameters differentiated: ``"all"``, ``"trainable"`` (``requires_grad``),
 ``"value"`` / ``"gating"`` (a DGN's two networks), or an explicit list of parameter names.
 
@@ -17,6 +21,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
+
+from .gram import tiled_kernel
+from .ntk_structured import plan_for, structured_terms
 
 PARAM_SETS = ("all", "trainable", "value", "gating")
 
@@ -80,25 +87,75 @@ def ntk_reference(
     return kernel[:, :, 0, 0] if kernel.shape[-1] == 1 else kernel
 
 
+METHODS = ("auto", "structured", "reference")
+
+
 def ntk(
     model: nn.Module,
     x1: Tensor,
     x2: Tensor | None = None,
     params: str | Sequence[str] = "all",
-    method: str = "reference",
+    method: str = "auto",
+    block_size: int | None = None,
+    progress: bool | None = None,
 ) -> Tensor:
     """Empirical NTK of ``model`` between ``x1`` and ``x2`` (default ``x2 = x1``).
+
+    ``method="structured"`` sums Gram matrices of layer inputs and back-propagated signals
+    (:mod:`~neuralpaths.kernels.ntk_structured`; ReLU nets, conv nets, DGNs and DLGNs);
+    ``"reference"`` contracts per-sample Jacobians (:func:`ntk_reference`, any ``nn.Module``);
+    ``"auto"`` takes the structured path when the model is one it knows, else the reference.
+
+    Blocks: the kernel is computed in ``block_size``-row tiles (default ``1024 // k`` rows).
+    Peak memory of the structured path: the result (``n1·n2·k²`` numbers), at most six tile buffers
+    of ``(block_size·k)²`` numbers, and the layer inputs and signals (``(n1 + n2)·k·Σ_l width_l``
+    numbers, conv layers ``k·|θ_l|`` per sample) of every block if they fit in 1 GiB, else of two
+    blocks at a time, recomputed as needed. The reference path uses ``block_size`` as the
+    ``vmap`` chunk size. Works on any device; the tensors' device and dtype are kept.
+
+    Args:
+        params: ``"all"``, ``"trainable"``, ``"value"``, ``"gating"`` or a list of names
+            (see :func:`select_params`).
+        progress: a progress bar over tiles: ``None`` shows it for jobs longer than 2 s.
 
     Shape:
         ``-> (n1, n2)`` for a scalar output, ``(n1, n2, k, k)`` for ``k`` outputs.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown ntk method {method!r}: use one of {METHODS}")
     if hasattr(model, "check_input"):
         model.check_input(x1)
         if x2 is not None:
             model.check_input(x2)
-    if method != "reference":
-        raise ValueError(f"unknown ntk method {method!r}: use 'reference'")
-    return ntk_reference(model, x1, x2, params)
+    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"block_size must be a positive int (rows per tile), got {block_size!r}")
+    plan = plan_for(model) if method != "reference" else None
+    if plan is None:
+        if method == "structured":
+            raise ValueError(
+                f"ntk: no structured form for {type(model).__name__} (known: ReLUNet/MLP/ConvNet, "
+                "DGN/DLGN with hard gates or untied soft gates); use method='reference' or 'auto'"
+            )
+        return ntk_reference(model, x1, x2, params, chunk_size=block_size)
+    names = select_params(model, params)
+    if not names:
+        raise ValueError(f"params={params!r} selects no parameters of this model")
+    k = plan.arch.out_dim
+    chosen = set(names)
+    with torch.no_grad():
+        flat = tiled_kernel(
+            lambda xb: structured_terms(plan, xb, chosen, k),
+            x1.detach(),
+            None if x2 is None else x2.detach(),
+            k,
+            block_size=block_size,
+            progress=progress,
+            desc="ntk",
+        )
+    if k == 1:
+        return flat
+    n1, n2 = len(x1), flat.shape[1] // k
+    return flat.view(n1, k, n2, k).permute(0, 2, 1, 3).contiguous()  # (n1 k, n2 k) -> (n1, n2, k, k)
 
 
 def value_ntk_constant(sigmas: Sequence[float]) -> float:

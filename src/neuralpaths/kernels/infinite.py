@@ -1,0 +1,201 @@
+"""Infinite-width kernels of fully connected ReLU networks, and the limit of the normalised NPK.
+
+**Network.** Depth ``d`` = number of weight layers (``d − 1`` hidden ReLU layers of widths
+``n_1..n_{d−1}``; ``n_0 = d_in``), scalar output ``f = u_d``, ``h_0 = x``, ``h_l = relu(u_l)``:
+
+- ``"standard"`` parameterisation: ``u_l = W_l h_{l−1} + b_l``, ``W_l ~ N(0, σ_w²/n_{l−1})``,
+  ``b_l ~ N(0, σ_b²)`` (``nn.Linear`` with He-normal weights when ``σ_w² = 2``);
+- ``"ntk"`` parameterisation: ``u_l = (σ_w/√n_{l−1}) ω_l h_{l−1} + σ_b β_l``, ``ω, β ~ N(0, 1)``.
+
+Both give the same function at initialisation, hence the same NNGP. With the arc-cosine kernels
+(Cho & Saul 2009) of a centred Gaussian pair ``(u, u')`` with covariance ``[[v, c], [c, v']]`` and
+angle ``θ = arccos(c/√(v v'))``:
+
+    ``κ₁ = E[relu(u) relu(u')] = √(v v') (sin θ + (π − θ) cos θ) / (2π)``,
+    ``κ₀ = E[relu'(u) relu'(u')] = P(u > 0, u' > 0) = (π − θ) / (2π)``,
+
+the NNGP (Lee et al. 2018) and NTK (Jacot et al. 2018; Arora et al. 2019) are
+
+    ``Σ_1 = σ_w² ⟨x, x'⟩ / d_in + σ_b²``,   ``Σ_{l+1} = σ_w² κ₁(Σ_l) + σ_b²``,
+    ``P_d = 1``,   ``P_l = σ_w² κ₀(Σ_l) P_{l+1}``   (``P_l = lim ⟨δ_l(x), δ_l(x')⟩``, ``δ_l = ∂f/∂u_l``),
+    ``"ntk"``:      ``Θ = Σ_{l=1}^{d} Σ_l P_l``
+                    (equivalently ``Θ_1 = Σ_1``, ``Θ_{l+1} = Σ_{l+1} + σ_w² κ₀(Σ_l) Θ_l``),
+    ``"standard"``: ``Θ = Σ_{l=1}^{d} (n_{l−1} (Σ_l − σ_b²)/σ_w² + [bias]) P_l``.
+
+The ``"standard"`` kernel is the large-width value of the NTK of a net of the *given* widths (each
+weight term is ``⟨h_{l−1}, h'_{l−1}⟩ ≈ n_{l−1} E[relu relu]``; it grows with width, as in
+Sohl-Dickstein et al. 2020 and neural-tangents' ``parameterization="standard"``); ``[bias]`` is 1 when
+the net has (trainable) biases. In the ``"ntk"`` parameterisation a bias enters as ``σ_b²``. The
+NNGP is the covariance ``E[f(x) f(x')]`` of the output at initialisation.
+
+Shape:
+    ``x1: (n1, d_in), x2: (n2, d_in) -> (n1, n2)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+PARAMETERIZATIONS = ("ntk", "standard")
+GATINGS = ("relu", "linear", "shallow")
+
+
+def _inputs(x1: Tensor, x2: Tensor | None, depth: int, sigma_w: float, sigma_b: float):
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x is not None and (not isinstance(x, Tensor) or x.ndim != 2):
+            raise ValueError(f"{name} must be a 2-D tensor (n, d_in); flatten images with x.flatten(1)")
+    if x2 is not None and x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 and x2 have different input sizes: {x1.shape[1]} vs {x2.shape[1]}")
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth is the number of weight layers and must be an int >= 1, got {depth!r}")
+    if not sigma_w > 0 or not sigma_b >= 0:
+        raise ValueError(f"need sigma_w > 0 and sigma_b >= 0, got sigma_w={sigma_w}, sigma_b={sigma_b}")
+    return x1, x1 if x2 is None else x2
+
+
+def arccos_kernels(cov: Tensor, v1: Tensor, v2: Tensor) -> tuple[Tensor, Tensor]:
+    """``(κ₁, κ₀)`` of centred Gaussian pairs with covariances ``cov`` and variances ``v1``, ``v2``.
+
+    A zero-variance input (``u = 0``) gives ``κ₁ = κ₀ = 0`` (``relu'(0) = 0``).
+
+    Shape:
+        ``cov: (n1, n2), v1: (n1,), v2: (n2,) -> (n1, n2), (n1, n2)``.
+    """
+    norm = torch.sqrt(v1[:, None] * v2[None, :])
+    pos = norm > 0
+    cos = torch.where(pos, cov / torch.where(pos, norm, 1.0), 0.0).clamp(-1.0, 1.0)
+    theta = torch.arccos(cos)
+    k1 = norm * (torch.sin(theta) + (math.pi - theta) * cos) / (2 * math.pi)
+    k0 = torch.where(pos, (math.pi - theta) / (2 * math.pi), 0.0)
+    return k1, k0
+
+
+def _nngp_layers(x1: Tensor, x2: Tensor, depth: int, sw2: float, sb2: float):
+    """``[(Σ_l, κ₀(Σ_l)) for l = 1..d]`` (``κ₀`` of the last layer unused) and the variances."""
+    d_in = x1.shape[1]
+    cov = sw2 * (x1 @ x2.T) / d_in + sb2
+    v1 = sw2 * (x1 * x1).sum(1) / d_in + sb2
+    v2 = sw2 * (x2 * x2).sum(1) / d_in + sb2
+    layers = []
+    for _ in range(depth - 1):
+        k1, k0 = arccos_kernels(cov, v1, v2)
+        layers.append((cov, k0))
+        cov = sw2 * k1 + sb2
+        v1, v2 = sw2 * v1 / 2 + sb2, sw2 * v2 / 2 + sb2  # κ₁(v, v) = v/2
+    layers.append((cov, None))
+    return layers
+
+
+def relu_nngp(
+    x1: Tensor, x2: Tensor | None = None, *, depth: int, sigma_w: float = math.sqrt(2.0), sigma_b: float = 0.0
+) -> Tensor:
+    """NNGP kernel ``Σ_d(x, x') = E[f(x) f(x')]`` of a depth-``d`` ReLU net at initialisation.
+
+    Shape:
+        ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
+    """
+    x1, x2 = _inputs(x1, x2, depth, sigma_w, sigma_b)
+    return _nngp_layers(x1, x2, depth, sigma_w**2, sigma_b**2)[-1][0]
+
+
+def relu_ntk(
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    depth: int,
+    sigma_w: float = math.sqrt(2.0),
+    sigma_b: float = 0.0,
+    parameterization: str = "ntk",
+    widths: int | Sequence[int] | None = None,
+    bias: bool | None = None,
+) -> Tensor:
+    """Infinite-width NTK of a depth-``d`` ReLU net (see the module docstring for the conventions).
+
+    Args:
+        parameterization: ``"ntk"`` (width-independent limit) or ``"standard"`` (needs ``widths``:
+            one int for every hidden layer, or ``d − 1`` of them).
+        bias: ``"standard"`` only: whether the net has trainable biases (default ``sigma_b > 0``).
+
+    Shape:
+        ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
+    """
+    x1, x2 = _inputs(x1, x2, depth, sigma_w, sigma_b)
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(f"unknown parameterization {parameterization!r}: use one of {PARAMETERIZATIONS}")
+    sw2, sb2 = sigma_w**2, sigma_b**2
+    layers = _nngp_layers(x1, x2, depth, sw2, sb2)
+    if parameterization == "ntk":
+        theta = layers[0][0]
+        for (cov, _), (_, k0_prev) in zip(layers[1:], layers[:-1]):
+            theta = cov + sw2 * k0_prev * theta
+        return theta
+    if widths is None:
+        raise ValueError("parameterization='standard' needs the hidden widths: pass widths=int or a list")
+    ns = [widths] * (depth - 1) if isinstance(widths, int) else [int(w) for w in widths]
+    if len(ns) != depth - 1 or min(ns, default=1) < 1:
+        raise ValueError(f"widths must give {depth - 1} positive hidden widths, got {widths!r}")
+    fan_in = [x1.shape[1], *ns]
+    bias_term = float(sigma_b > 0 if bias is None else bias)
+    theta, p = torch.zeros_like(layers[0][0]), torch.ones_like(layers[0][0])
+    for l in range(depth - 1, -1, -1):  # noqa: E741 - layer index as in the formulas
+        cov, k0 = layers[l]
+        if l < depth - 1:
+            p = sw2 * k0 * p
+        theta = theta + (fan_in[l] * (cov - sb2) / sw2 + bias_term) * p
+    return theta
+
+
+def npk_limit(
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    depth: int,
+    gating: str = "relu",
+    sigma_w: float = math.sqrt(2.0),
+    sigma_b: float = 0.0,
+    value_input: str = "x",
+) -> Tensor:
+    """Infinite-width limit of the *normalised* NPK (``npk(..., normalize=True)``) at random init.
+
+    Gating weights Gaussian, ``N(0, σ_w²/fan_in)``, biases ``N(0, σ_b²)``, hard gates.
+
+    Derivation: ``H/Π_l w_l = ⟨x, x'⟩ Π_l (1/w_l) Σ_i G_{l,i}(x) G_{l,i}(x')``. Given the layer's
+    input, the pre-activations ``(q_{l,i}(x), q_{l,i}(x'))`` are iid over units ``i``, centred
+    Gaussian with covariance ``Σ̂_l`` (``σ_w² ⟨z, z'⟩/n + σ_b²``), so by Sheppard's formula each
+    unit is on for both inputs with probability ``κ₀ = (π − θ_l)/(2π)``, ``θ_l`` the angle of
+    ``Σ̂_l``; averaging over the ``w_l → ∞`` units gives that probability, and ``Σ̂_l → Σ_l``:
+
+    - ``"relu"`` gating (a ReLU net's own gates): ``Σ_l`` is the NNGP recursion
+      (``Σ_{l+1} = σ_w² κ₁(Σ_l) + σ_b²``); without biases ``cos θ_{l+1} = (sin θ_l + (π − θ_l) cos θ_l)/π``
+      (the normalised arc-cosine map), starting from the angle ``θ_0`` of ``x, x'``;
+    - ``"linear"`` gating (DLGN): ``Σ_{l+1} = σ_w² Σ_l + σ_b²``, so without biases ``θ_l = θ_0``;
+    - ``"shallow"``: every layer sees ``x``: ``Σ_l = Σ_1``.
+
+    Hence ``lim H/Π w_l = ⟨x, x'⟩ Π_{l=1}^{d−1} (π − θ_l)/(2π)`` (``value_input="ones"``: ``d_in``
+    instead of ``⟨x, x'⟩``). Without biases ``σ_w`` cancels.
+
+    Shape:
+        ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
+    """
+    x1, x2 = _inputs(x1, x2, depth, sigma_w, sigma_b)
+    if gating not in GATINGS:
+        raise ValueError(f"unknown gating {gating!r}: use one of {GATINGS}")
+    if value_input not in ("x", "ones"):
+        raise ValueError(f"unknown value_input {value_input!r}: use 'x' or 'ones'")
+    sw2, sb2, d_in = sigma_w**2, sigma_b**2, x1.shape[1]
+    cov = sw2 * (x1 @ x2.T) / d_in + sb2
+    v1 = sw2 * (x1 * x1).sum(1) / d_in + sb2
+    v2 = sw2 * (x2 * x2).sum(1) / d_in + sb2
+    out = x1 @ x2.T if value_input == "x" else torch.full_like(cov, float(d_in))
+    for _ in range(depth - 1):
+        k1, k0 = arccos_kernels(cov, v1, v2)
+        out = out * k0
+        if gating == "relu":
+            cov, v1, v2 = sw2 * k1 + sb2, sw2 * v1 / 2 + sb2, sw2 * v2 / 2 + sb2
+        elif gating == "linear":
+            cov, v1, v2 = sw2 * cov + sb2, sw2 * v1 + sb2, sw2 * v2 + sb2
+    return out

@@ -1,0 +1,260 @@
+"""Kernel regression on precomputed Gram matrices, and the closed form of gradient-descent training.
+
+:class:`KernelRegressor` is kernel ridge regression, ``α = (K + λ I)⁻¹ y``, ``f(x) = K(x, X) α``,
+by Cholesky (scikit-learn style: ``fit`` / ``predict`` / ``score``, state ending in ``_``).
+
+:func:`gd_predict` is the linearised-network (kernel) dynamics of training on the squared loss
+``L = ½ Σ_i (f(x_i) − y_i)²`` with the fixed kernel ``K``: gradient flow ``df/dt = −K (f − y)``
+(``lr = None``: ``t`` is the flow time, equivalently ``lr·steps`` in the small-step limit) gives
+
+    ``f_t(X*) = f_0(X*) + K_*ᵀ K⁻¹ (I − e^{−K t}) (y − f_0(X))``,
+
+and ``t`` steps of gradient descent with learning rate ``lr`` (``lr`` given) give
+``(I − (I − lr·K)^t)`` in place of ``(I − e^{−K t})``. Computed by one eigendecomposition
+``K = V Λ Vᵀ``: ``K⁻¹ (I − e^{−Kt}) = V diag((1 − e^{−λt})/λ) Vᵀ`` (``→ t`` as ``λ → 0``).
+``t = 0`` returns ``f_0``; ``t = ∞`` (with ``lr``: if ``lr·λ_max < 2``, else an error) returns
+the ridge-less (minimum-norm) interpolant
+``f_0 + K_*ᵀ K⁺ (y − f_0)``, eigenvalues below ``n·eps·λ_max`` counting as zero.
+
+Shape:
+    ``K_train: (n, n)``, ``K_test_train: (m, n)``, ``y: (n,)`` or ``(n, k)`` -> ``(m,)`` / ``(m, k)``;
+    a sequence of ``T`` times -> ``(T, m[, k])``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _as_tensor(a, name: str, like: Tensor | None = None) -> Tensor:
+    if isinstance(a, np.ndarray) or isinstance(a, (list, tuple)):
+        a = torch.as_tensor(np.asarray(a))
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(a).__name__}")
+    if like is not None:
+        a = a.to(
+            device=like.device,
+            dtype=like.dtype if a.is_floating_point() or like.is_floating_point() else None,
+        )
+    return a
+
+
+def _check_square(k: Tensor, name: str = "K_train") -> None:
+    if k.ndim != 2 or k.shape[0] != k.shape[1]:
+        raise ValueError(f"{name} must be a square (n, n) Gram matrix, got shape {tuple(k.shape)}")
+    if not k.is_floating_point():
+        raise TypeError(f"{name} must be floating point, got {k.dtype}")
+
+
+def _check_targets(y: Tensor, n: int, name: str = "y") -> None:
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) or ({n}, k) to match K_train, got {tuple(y.shape)}")
+
+
+def cho_solve(chol: Tensor, b: Tensor) -> Tensor:
+    """``(L Lᵀ)⁻¹ b`` by two triangular solves (unlike ``torch.cholesky_solve``, no copy of ``L``).
+
+    Shape:
+        ``chol: (n, n)`` lower, ``b: (n, k) -> (n, k)``.
+    """
+    z = torch.linalg.solve_triangular(chol, b, upper=False)
+    return torch.linalg.solve_triangular(chol.mT, z, upper=True)
+
+
+def one_hot(
+    labels, num_classes: int | None = None, *, on: float = 1.0, off: float = 0.0, dtype=None
+) -> Tensor:
+    """Integer class labels ``(n,)`` -> targets ``(n, C)`` with ``on`` at the label, ``off`` elsewhere
+    (e.g. ``off=-0.1`` or ``off=-1``). ``dtype`` defaults to ``torch.get_default_dtype()``."""
+    labels = _as_tensor(labels, "labels")
+    if labels.ndim != 1 or (labels.is_floating_point() and not torch.equal(labels, labels.round())):
+        raise ValueError(
+            f"labels must be a 1-D tensor of integer class indices, got shape {tuple(labels.shape)}"
+        )
+    labels = labels.long()
+    c = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+    if len(labels) and (labels.min() < 0 or labels.max() >= c):
+        raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
+    out = torch.full((len(labels), c), off, dtype=dtype or torch.get_default_dtype(), device=labels.device)
+    out[torch.arange(len(labels), device=labels.device), labels] = on
+    return out
+
+
+def accuracy(pred, labels) -> float:
+    """Fraction correct. ``pred (n, C)``: argmax vs integer labels ``(n,)`` or one-hot ``(n, C)``;
+    ``pred (n,)``: sign vs labels in ``{−1, +1}``."""
+    pred, labels = _as_tensor(pred, "pred"), _as_tensor(labels, "labels")
+    if pred.ndim == 2:
+        want = labels.argmax(1) if labels.ndim == 2 else labels.long()
+        got = pred.argmax(1)
+    elif pred.ndim == 1:
+        if not bool(((labels == 1) | (labels == -1)).all()):
+            raise ValueError("accuracy of a 1-D prediction needs labels in {-1, +1} (sign classification)")
+        got, want = torch.where(pred > 0, 1, -1), labels.long()
+    else:
+        raise ValueError(f"pred must be (n,) or (n, C), got shape {tuple(pred.shape)}")
+    if got.shape != want.shape:
+        raise ValueError(f"pred and labels disagree: {tuple(pred.shape)} vs {tuple(labels.shape)}")
+    return float((got == want.to(got.device)).double().mean())
+
+
+class KernelRegressor:
+    """Kernel ridge regression on precomputed kernels: ``α = (K + (ridge + jitter) I)⁻¹ y``.
+
+    Args:
+        ridge: the ridge ``λ ≥ 0``.
+        jitter: what to do when ``K + λ I`` is not numerically positive definite (Cholesky fails):
+            ``"auto"`` retries with ``jitter = 10^j · eps · mean(diag K)`` for ``j = 0, 1, ..., 12``
+            (``eps`` of the dtype); ``None`` or ``0`` raises; a float is always added.
+
+    Attributes (after :meth:`fit`): ``alpha_`` (``(n,)`` / ``(n, k)``, alias ``dual_coef_``),
+    ``jitter_`` (the jitter that was added, 0 if none), ``n_features_in_`` (``n``: the number of
+    columns ``predict`` expects), ``cholesky_`` (lower factor of ``K + (λ + jitter) I``).
+    """
+
+    def __init__(self, ridge: float = 0.0, jitter: str | float | None = "auto"):
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be >= 0, got {ridge}")
+        if not (jitter is None or jitter == "auto" or (isinstance(jitter, (int, float)) and jitter >= 0)):
+            raise ValueError(f"jitter must be 'auto', None or a float >= 0, got {jitter!r}")
+        self.ridge, self.jitter = float(ridge), jitter
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"ridge": self.ridge, "jitter": self.jitter}
+
+    def set_params(self, **params) -> KernelRegressor:
+        for key, value in params.items():
+            if key not in ("ridge", "jitter"):
+                raise ValueError(f"unknown parameter {key!r}: KernelRegressor has ridge and jitter")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"KernelRegressor(ridge={self.ridge}, jitter={self.jitter!r})"
+
+    def fit(self, K_train, y) -> KernelRegressor:
+        """Solve ``(K + λ I) α = y``. Shape: ``K_train: (n, n), y: (n,) | (n, k)``."""
+        k = _as_tensor(K_train, "K_train")
+        _check_square(k)
+        y = _as_tensor(y, "y", like=k)
+        _check_targets(y, len(k))
+        n = len(k)
+        if self.jitter == "auto":
+            scale = torch.finfo(k.dtype).eps * max(float(k.diagonal().abs().mean()), 1e-300)
+            tries = [0.0] + [scale * 10**j for j in range(13)]
+        else:
+            tries = [float(self.jitter or 0.0)]
+        info = torch.empty((), dtype=torch.int32, device=k.device)
+        for jit in tries:
+            a = k.clone()  # the only n x n copy: factorised in place
+            a.diagonal().add_(self.ridge + jit)
+            at = a.mT  # column-major view of the symmetric matrix: LAPACK needs no further copy
+            chol, _ = torch.linalg.cholesky_ex(at, out=(at, info))
+            if int(info) == 0:
+                break
+        else:
+            what = f"even with jitter up to {tries[-1]:.3g}" if len(tries) > 1 else "and jitter is off"
+            raise ValueError(
+                f"K_train + {self.ridge:g}·I is not positive definite (Cholesky failed {what}): pass "
+                "ridge > 0 or jitter='auto', and check that K_train is a symmetric PSD Gram matrix"
+            )
+        added = jit
+        self.cholesky_ = chol
+        self.jitter_ = added
+        self.alpha_ = cho_solve(chol, y.reshape(n, -1)).reshape(y.shape)
+        self.n_features_in_ = n
+        return self
+
+    @property
+    def dual_coef_(self) -> Tensor:
+        return self.alpha_
+
+    def predict(self, K_test_train) -> Tensor:
+        """``K(X*, X) α``. Shape: ``K_test_train: (m, n) -> (m,) | (m, k)``."""
+        if not hasattr(self, "alpha_"):
+            raise RuntimeError("this KernelRegressor is not fitted yet: call fit(K_train, y) first")
+        kt = _as_tensor(K_test_train, "K_test_train", like=self.alpha_)
+        if kt.ndim != 2 or kt.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"K_test_train must have shape (m, {self.n_features_in_}) (kernel between test and the "
+                f"{self.n_features_in_} training points), got {tuple(kt.shape)}"
+            )
+        return kt @ self.alpha_
+
+    def score(self, K_test_train, y) -> float:
+        """Coefficient of determination ``R²`` (averaged over outputs), as scikit-learn regressors."""
+        pred = self.predict(K_test_train)
+        y = _as_tensor(y, "y", like=pred).reshape(pred.shape)
+        ss_res = ((y - pred) ** 2).sum(0)
+        ss_tot = ((y - y.mean(0)) ** 2).sum(0)
+        return float((1 - ss_res / ss_tot).mean())
+
+
+def gd_predict(
+    K_train,
+    K_test_train,
+    y,
+    t: float | Sequence[float],
+    *,
+    lr: float | None = None,
+    f0=None,
+    f0_test=None,
+) -> Tensor:
+    """Prediction of kernel gradient descent on the squared loss after time (or steps) ``t``.
+
+    See the module docstring for the convention. ``f0`` / ``f0_test``: initial outputs on the
+    training / test inputs (both or neither; default zero). ``t`` may be ``math.inf``.
+
+    Shape:
+        ``(n, n), (m, n), (n,[k])`` -> ``(m,[k])``; a sequence of ``T`` times -> ``(T, m,[k])``.
+    """
+    k = _as_tensor(K_train, "K_train")
+    _check_square(k)
+    n = len(k)
+    kt = _as_tensor(K_test_train, "K_test_train", like=k)
+    if kt.ndim != 2 or kt.shape[1] != n:
+        raise ValueError(f"K_test_train must have shape (m, {n}), got {tuple(kt.shape)}")
+    y = _as_tensor(y, "y", like=k)
+    _check_targets(y, n)
+    if (f0 is None) != (f0_test is None):
+        raise ValueError("pass both f0 (initial outputs on the training inputs) and f0_test, or neither")
+    out_shape = (len(kt), *y.shape[1:])
+    r = y.reshape(n, -1)
+    base = kt.new_zeros(len(kt), r.shape[1])
+    if f0 is not None:
+        r = r - _as_tensor(f0, "f0", like=k).reshape(n, -1)
+        base = _as_tensor(f0_test, "f0_test", like=k).reshape(len(kt), -1)
+    if lr is not None and not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    scalar = isinstance(t, (int, float)) or (isinstance(t, Tensor) and t.ndim == 0)
+    times = [float(t)] if scalar else [float(s) for s in t]
+    if any(not s >= 0 for s in times):
+        raise ValueError(f"times must be >= 0 (or math.inf), got {times}")
+    if lr is not None and any(not math.isinf(s) and s != round(s) for s in times):
+        raise ValueError(
+            f"with lr given, t counts gradient-descent steps and must be whole numbers, got {times}"
+        )
+    lam, v = torch.linalg.eigh(k)
+    if lr is not None and math.inf in times and lr * float(lam.max()) >= 2:
+        raise ValueError(
+            f"gradient descent with lr={lr} diverges on this kernel (lr·λ_max = {lr * float(lam.max()):.3g} "
+            ">= 2), so t=inf has no limit: use lr < 2/λ_max"
+        )
+    zero = lam <= n * torch.finfo(k.dtype).eps * lam.abs().max()
+    proj_r = v.T @ r  # (n, k): residual in the eigenbasis
+    proj_t = kt @ v  # (m, n)
+    outs = []
+    for s in times:
+        if math.isinf(s):
+            g = torch.where(zero, 0.0, 1.0 / torch.where(zero, 1.0, lam))
+        elif lr is None:  # (1 - exp(-λ t)) / λ, stable for small λ t
+            g = torch.where(zero, s, -torch.expm1(-lam * s) / torch.where(zero, 1.0, lam))
+        else:  # (1 - (1 - lr λ)^s) / λ
+            g = torch.where(zero, lr * s, (1 - (1 - lr * lam) ** s) / torch.where(zero, 1.0, lam))
+        outs.append((base + proj_t @ (g[:, None] * proj_r)).reshape(out_shape))
+    return outs[0] if scalar else torch.stack(outs)
