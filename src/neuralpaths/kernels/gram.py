@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+
+from ..progress import progress_bar
 
 DEFAULT_BLOCK = 1024  # rows * outputs per tile (benchmarks/bench_npk.py: 1024 fastest of 1024, 2048, 4096)
 _CACHE_BYTES = 1 << 30  # keep the features of every block when they fit in this many bytes
@@ -245,9 +246,8 @@ def tiled_kernel(
         return kernel_tile(feats(0, 0), None if sym else feats(1, 0), k, out)
     out = x1.new_empty(n1 * k, n2 * k)
     ws = _Workspace(out)
-    show = progress is None or progress
-    bar = tqdm(
-        total=len(pairs), desc=desc, unit="tile", disable=not show, delay=2.0 if progress is None else 0
+    bar = progress_bar(
+        total=len(pairs), desc=desc, unit="tile", enabled=progress, delay=2.0 if progress is None else 0
     )
     with bar:
         for i, j in pairs:

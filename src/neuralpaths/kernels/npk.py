@@ -29,10 +29,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ..models.arch import gated_forward
 from ..models.base import GatedModel
+from ..progress import progress_bar
 from .gram import Factor, Term, tiled_kernel
 
 METHODS = ("auto", "closed", "unit")
@@ -120,8 +120,8 @@ def _row_blocks(n1: int, n2: int, units: int, block_size: int | None, progress: 
     """``(start, end)`` of each block of ``x1`` rows, under a progress bar."""
     rows = block_size or max(1, _BLOCK_BYTES // (8 * max(1, n2 * units)))
     starts = range(0, n1, rows)
-    bar = tqdm(
-        starts, desc=desc, unit="block", disable=progress is False, delay=2.0 if progress is None else 0
+    bar = progress_bar(
+        starts, desc=desc, unit="block", enabled=progress, delay=2.0 if progress is None else 0
     )
     return ((s, min(n1, s + rows)) for s in bar)
 
