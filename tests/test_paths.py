@@ -34,6 +34,15 @@ def test_fc_paths_match_brute_force_product_formula():
     assert torch.allclose(npv(net), torch.stack(rows_v, 0))
 
 
+@pytest.mark.parametrize("name", ["mlp", "dgn-soft", "dgn-ones", "dlgn", "dlgn-sf"])
+def test_fc_outer_product_matches_general_enumeration(zoo, name):
+    from neuralpaths.paths import _npf_gather
+
+    model = zoo[name]
+    x = inputs_for(model, 4)
+    assert torch.equal(npf(model, x), _npf_gather(model, x, *path_index(model)))
+
+
 def test_fc_path_count():
     assert count_paths(MLP(7, [5, 4, 3], 2)) == 7 * 5 * 4 * 3
 

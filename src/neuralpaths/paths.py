@@ -139,7 +139,19 @@ def npf(model: GatedModel, x: Tensor, max_paths: int = DEFAULT_MAX_PATHS) -> Ten
     """
     model.check_input(x)
     _refuse_bias(model, "npf")
-    idx, fac = path_index(model, max_paths)
+    if not model.arch.is_conv:  # every path exists, in lexicographic order: an outer product
+        n_paths = count_paths(model)
+        if n_paths > max_paths:
+            path_index(model, max_paths)  # raises the explanatory error
+        phi = model.value_input_for(x)
+        for g in model.gates(x):
+            phi = (phi[..., None] * g[:, None, :]).flatten(1)  # (n, P_l) x (n, w) -> (n, P_l * w)
+        return phi
+    return _npf_gather(model, x, *path_index(model, max_paths))
+
+
+def _npf_gather(model: GatedModel, x: Tensor, idx: Tensor, fac: Tensor) -> Tensor:
+    """``φ`` for any architecture from the enumerated paths (one gather per layer)."""
     phi = model.value_input_for(x).flatten(1)[:, idx[:, 0]] * fac  # (n, in_dim) -> (n, P)
     for layer, g in enumerate(model.gates(x), start=1):
         phi = phi * g[:, idx[:, layer]]
