@@ -22,6 +22,7 @@ def test_presets_and_overrides_are_typed(toy):
     assert isinstance(cfg.scale, float)
     assert runner.make_config(toy, "default", runner.parse_overrides(["widths=3,5"])).widths == (3, 5)
     assert runner.make_config(toy, "default", runner.parse_overrides(["widths=[2, 9]"])).widths == (2, 9)
+    assert runner.make_config(toy, "default", runner.parse_overrides(["widths=7"])).widths == (7,)
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def coerce(key: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, str):
             value = [_parse_scalar(v.strip()) for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} expects a list like 1,2,3; got {value!r}")
+            value = [value]  # one value for a list field: a 1-tuple
         return tuple(coerce(key, v, item) for v in value)
     if origin is typing.Union or origin is types.UnionType:
         args = typing.get_args(annotation)
