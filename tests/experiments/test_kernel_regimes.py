@@ -40,8 +40,7 @@ def test_trace_ntk_is_the_mean_of_the_diagonal_output_blocks(bias):
     )
 
 
-def test_kernel_fn_gives_the_library_kernels(monkeypatch):
-    monkeypatch.setattr(kk, "ROW_BLOCK", 3)  # several row blocks on 8 points
+def test_kernel_fn_gives_the_library_kernels():
     x = torch.rand(8, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     x2 = x[:5].flip(0)
     net, widths = _net(3), (5, 4)

@@ -171,3 +171,28 @@ def test_errors():
         npk_limit(x, depth=2, gating="tanh")
     with pytest.raises(ValueError, match="sigma_w > 0"):
         relu_nngp(x, depth=2, sigma_w=0.0)
+    with pytest.raises(ValueError, match="block_size must be a positive int"):
+        relu_ntk(x, depth=2, block_size=0)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        lambda a, b, bs: relu_nngp(a, b, depth=4, sigma_b=0.3, block_size=bs),
+        lambda a, b, bs: relu_ntk(a, b, depth=4, block_size=bs),
+        lambda a, b, bs: relu_ntk(
+            a, b, depth=4, parameterization="standard", widths=[7, 5, 3], block_size=bs
+        ),
+        lambda a, b, bs: npk_limit(a, b, depth=4, gating="linear", block_size=bs),
+        lambda a, b, bs: npk_limit(a, b, depth=4, block_size=bs),
+    ],
+    ids=["nngp", "ntk", "ntk-standard", "npk-limit-linear", "npk-limit-relu"],
+)
+def test_row_blocks_equal_one_pass_and_symmetric_is_exact(kernel):
+    x = _x(n=8)
+    x2 = x[:5].flip(0)
+    whole = kernel(x, None, None)
+    blocked = kernel(x, None, 3)  # several blocks and a ragged last one
+    torch.testing.assert_close(blocked, whole, rtol=1e-13, atol=1e-13)
+    assert torch.equal(blocked, blocked.T)
+    torch.testing.assert_close(kernel(x2, x, 2), kernel(x2, x, None), rtol=1e-13, atol=1e-13)

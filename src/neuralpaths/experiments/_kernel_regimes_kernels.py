@@ -7,10 +7,8 @@ The empirical NTK of a ``k``-output net is the mean over outputs of its diagonal
 without the ``(n1, n2, k, k)`` tensor — per layer ``⟨a, a'⟩ · ⟨D, D'⟩`` with the signals ``D`` of
 all outputs flattened to ``(n, k·width)``.
 
-The closed forms (infinite-width NTK, limit of the NPK) are evaluated ``ROW_BLOCK`` rows of ``x1`` at
-a time: they are chains of elementwise maps over ``(n1, n2)`` arrays, and small blocks keep those
-intermediates in reused memory (measured 8x faster than one ``(5000, 5000)`` pass, and the peak
-memory is the result plus a few ``ROW_BLOCK × n2`` arrays instead of ~2·depth full matrices).
+The closed forms (infinite-width NTK, limit of the NPK) are the library's, evaluated in row blocks
+(:mod:`neuralpaths.kernels.infinite`).
 
 :func:`regress` scores a kernel: ridge regression on one-hot targets with ``λ = ridge · tr K / n``
 (so the same relative ridge for kernels of very different scales), test accuracy of ``argmax``.
@@ -28,11 +26,10 @@ import torch
 from torch import Tensor
 
 from ..kernels import KernelRegressor, accuracy, npk, npk_limit, one_hot, relu_ntk
-from ..kernels.gram import Factor, Term, mirror_lower_, tiled_kernel
+from ..kernels.gram import Factor, Term, tiled_kernel
 from ..kernels.ntk import select_params
 from ..kernels.ntk_structured import plan_for, structured_terms
 from ..models import ReLUNet
-from ..progress import progress_bar
 
 KERNELS = {
     "npk-random": "NPK, random gates (net at init)",
@@ -44,7 +41,6 @@ KERNELS = {
     "ntk-trained": "empirical NTK after training",
 }
 TRAINED = ("npk-trained", "ntk-trained")  # kernels of the trained net; the others use the net at init
-ROW_BLOCK = 128  # rows per block of the closed forms (benchmarked: 128 < 512 < 1024 < unblocked)
 
 KernelFn = Callable[[ReLUNet, Tensor, "Tensor | None"], Tensor]
 
@@ -74,24 +70,6 @@ def trace_ntk(model: ReLUNet, x1: Tensor, x2: Tensor | None = None, progress: bo
     return tiled_kernel(terms, x1, x2, 1, progress=progress, desc="trace NTK") / k
 
 
-def rowwise(
-    fn: Callable[[Tensor, Tensor], Tensor], x1: Tensor, x2: Tensor | None, progress: bool | None = None
-) -> Tensor:
-    """``fn(x1, x2)`` of a pairwise closed form, ``ROW_BLOCK`` rows of ``x1`` at a time; symmetric
-    (``x2=None``) results are made exactly symmetric from their lower triangle.
-
-    Shape:
-        ``(n1, d), (n2, d) | None -> (n1, n2)``.
-    """
-    other = x1 if x2 is None else x2
-    out = x1.new_empty(len(x1), len(other))
-    starts = range(0, len(x1), ROW_BLOCK)
-    bar = progress_bar(starts, desc="closed form", unit="block", enabled=progress, delay=2.0)
-    for s in bar:
-        out[s : s + ROW_BLOCK] = fn(x1[s : s + ROW_BLOCK], other)
-    return mirror_lower_(out) if x2 is None else out
-
-
 def kernel_fn(name: str, widths: tuple[int, ...]) -> KernelFn:
     """``f(model, x1, x2)`` computing kernel ``name`` (``model`` unused by the closed forms).
 
@@ -103,13 +81,11 @@ def kernel_fn(name: str, widths: tuple[int, ...]) -> KernelFn:
     if name in ("ntk-init", "ntk-trained"):
         return lambda m, a, b: trace_ntk(m, a, b)
     if name == "npk-limit":
-        return lambda m, a, b: rowwise(lambda p, q: npk_limit(p, q, depth=depth), a, b)
+        return lambda m, a, b: npk_limit(a, b, depth=depth)
     if name == "ntk-inf":
-        return lambda m, a, b: rowwise(
-            lambda p, q: relu_ntk(p, q, depth=depth, parameterization="standard", widths=list(widths)), a, b
-        )
+        return lambda m, a, b: relu_ntk(a, b, depth=depth, parameterization="standard", widths=list(widths))
     if name == "ntk-inf-ntkparam":
-        return lambda m, a, b: rowwise(lambda p, q: relu_ntk(p, q, depth=depth, parameterization="ntk"), a, b)
+        return lambda m, a, b: relu_ntk(a, b, depth=depth, parameterization="ntk")
     raise ValueError(f"unknown kernel {name!r}: use one of {list(KERNELS)}")
 
 
