@@ -10,11 +10,9 @@
 [0, 1], int64 labels). Pickled files are read with a restricted unpickler (:mod:`.safe_pickle`).
 """
 
-from .cifar import ChecksumError, download_cifar10, load_cifar10
-from .digits import load_digits
-from .idx import load_fashion_mnist, read_idx
-from .mnist import load_mnist
-from .registry import DATASETS, load_dataset
+from .cifar import ChecksumError, download_cifar10
+from .idx import read_idx
+from .registry import DATASETS, load_cifar10, load_dataset, load_digits, load_fashion_mnist, load_mnist
 from .splits import Splits, balanced_subset, binary_subset, make_splits
 
 __all__ = [

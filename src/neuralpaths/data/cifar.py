@@ -30,7 +30,6 @@ import numpy as np
 from ..errors import DataNotFoundError, UserError
 from ..progress import progress_bar
 from .safe_pickle import check_array, restricted_load
-from .splits import Splits, make_splits
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 # SHA-256 of cifar-10-python.tar.gz (170,498,071 bytes; MD5 c58f30108f718f92721af3b95e74349a), as
@@ -95,24 +94,6 @@ def _read_folder(folder: str) -> tuple[np.ndarray, ...]:
 def cifar10_arrays(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, ...]:
     """``(x_train, y_train, x_test, y_test)``: read-only uint8 ``(n, 3, 32, 32)`` and int64 ``(n,)``."""
     return _read_folder(str(cifar10_dir(data_dir).resolve()))
-
-
-def load_cifar10(
-    *,
-    data_dir: str | os.PathLike | None = None,
-    val_size: int = 5000,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    flatten: bool = False,
-    classes: tuple[int, ...] | None = None,
-) -> Splits:
-    """CIFAR-10 as :class:`Splits` (see :func:`neuralpaths.data.load_dataset` for the arguments)."""
-    x_train, y_train, x_test, y_test = cifar10_arrays(data_dir)
-    return make_splits(
-        "cifar10", x_train, y_train, x_test, y_test, 10, val_size=val_size, seed=seed,
-        n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
-    )  # fmt: skip
 
 
 def _fetch(url: str, dest: Path, sha256: str, progress: bool, timeout: float) -> Path:

