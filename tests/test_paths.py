@@ -99,11 +99,33 @@ def test_too_many_paths_names_p_and_limit():
         npv(MLP(5, [5, 5]), max_paths=100)
 
 
-@pytest.mark.parametrize("fn", [lambda m, x: npf(m, x), lambda m, x: npv(m), lambda m, x: path_norm(m)])
-def test_value_biases_are_refused_not_ignored(fn):
-    net = MLP(3, [2], 1, bias=True)
-    with pytest.raises(ValueError, match="biases"):
-        fn(net, torch.randn(2, 3))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MLP(3, [2, 4], 2, bias=True, seed=0),
+        lambda: DGN(Arch.mlp(3, [2, 4], 2, bias=True), gate="soft", seed=0),
+        lambda: DGN(Arch.mlp(3, [2, 4], 2, bias=True), value_input="ones", seed=0),
+        lambda: ConvNet.gconv(
+            in_channels=1, image_size=3, num_classes=2, channels=(2,), dense=(2,), bias=True
+        ),
+    ],
+)
+def test_value_biases_are_paths_of_library_models(make):
+    """Biases are paths: Identity 1 holds with biases; each bias unit starts paths; ignore_bias
+    recovers the input paths alone (the layered enumeration)."""
+    model = make().double()
+    x = torch.randn(4, *model.arch.in_shape, dtype=torch.float64)
+    phi, v = npf(model, x), npv(model)
+    assert torch.allclose(phi @ v, model(x), rtol=1e-10, atol=1e-12)
+    assert count_paths(model) == phi.shape[1] > count_paths(model, ignore_bias=True)
+    assert torch.allclose(path_norm(model, 2.0), v.pow(2).sum().sqrt())
+    no_bias = npf(model, x, ignore_bias=True)
+    assert no_bias.shape[1] == count_paths(model, ignore_bias=True)
+
+
+def test_bias_path_count_of_a_small_mlp():
+    """MLP 3 -> 2 -> 4 -> 1 with biases: 3·2·4 input paths + 2·4 + 4 + 1 bias paths."""
+    assert count_paths(MLP(3, [2, 4], 1, bias=True)) == 24 + 8 + 4 + 1
 
 
 @pytest.mark.parametrize("gating", ["relu", "linear", "shallow"])

@@ -5,7 +5,7 @@ weights), neural path features and values, the neural path kernel, the NTK, and 
 networks. See the README for a tour.
 """
 
-from .gates import Gate, hard_gate, soft_gate
+from .gate import Gate, hard_gate, soft_gate
 from .kernels import npk, ntk
 from .models import DGN, DLGN, MLP, Arch, ConvNet, ReLUNet
 from .paths import count_paths, npf, npv, path_index, path_norm

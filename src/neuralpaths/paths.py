@@ -11,7 +11,13 @@ where ``c(p)`` is the product of the fixed linear factors on the path (average p
 1 elsewhere). Then ``ŷ(x) = φ_x · v`` exactly (Identity 1).
 
 Enumeration is for small nets: every function raises ``ValueError`` when the number of paths
-exceeds ``max_paths``. Bias paths are not enumerated: a value network with biases is refused.
+exceeds ``max_paths``.
+
+Any ``nn.Module`` the path view reads (biases, strides, max-pooling, average pooling, BatchNorm in
+eval mode, residual blocks, concatenation: :mod:`neuralpaths.graph`) goes through the general
+enumeration of :mod:`neuralpaths.graph.paths`, where **biases are paths** (a path may start at any
+unit's bias; the output bias is a path of length zero with feature 1) unless ``ignore_bias=True``.
+The library's own bias-free models keep the fast layered enumeration below.
 
 Shape:
     ``npf: (n, *in_shape) -> (n, P)``; ``npv: -> (P, k)``; ``path_index: -> (P, n_hidden + 1)``.
@@ -21,20 +27,39 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from .graph import paths as general
+from .graph.model import path_model
 from .models.arch import gated_forward
 from .models.base import GatedModel
 
 DEFAULT_MAX_PATHS = 2_000_000
 
 
+def _layered(model: nn.Module, ignore_bias: bool = False) -> bool:
+    """Whether the fast layered code applies: a library model without (or ignoring) value biases."""
+    return isinstance(model, GatedModel) and (ignore_bias or not model.has_value_bias)
+
+
 def _refuse_bias(model: GatedModel, what: str) -> None:
-    if model.has_value_bias:
-        raise ValueError(
-            f"{what}: the value network has biases, and bias paths are not enumerated; "
-            "build the model with bias=False (gating-network biases are fine)"
-        )
+    if not _layered(model):
+        raise ValueError(f"{what}: the value network has biases: use npf/npv (they include bias paths)")
+
+
+def gates(model: nn.Module, x: Tensor) -> list[Tensor]:
+    """The gates of any model on ``x``: one ``(n, units)`` tensor per gated layer (ReLU, LeakyReLU:
+    gate values; max-pool: its window selections, ``C·K·L`` per sample), in forward order.
+
+    Shape:
+        ``x: (n, *in_shape) -> [(n, units_l)]``.
+    """
+    if isinstance(model, GatedModel):
+        model.check_input(x)
+        return model.gates(x)
+    pm = path_model(model)
+    general.check_x(pm, x, "gates")
+    return general.gate_list(pm, x)
 
 
 def _unit_weights(model: GatedModel) -> list[Tensor]:
@@ -44,8 +69,14 @@ def _unit_weights(model: GatedModel) -> list[Tensor]:
     return ws
 
 
-def count_paths(model: GatedModel) -> int:
-    """Number of paths into one output unit (the unit-weight net on ones, all gates on, sum pooling)."""
+def count_paths(
+    model: nn.Module, *, ignore_bias: bool = False, in_shape: tuple[int, ...] | None = None
+) -> int:
+    """Number of paths into one output unit (the unit-weight net on ones, all gates on, sum pooling),
+    bias paths included unless ``ignore_bias``. ``in_shape``: one sample's shape (plain conv modules)."""
+    if not _layered(model, ignore_bias):
+        pm = path_model(model)
+        return general.count(pm, tuple(in_shape) if in_shape else pm.input_shape("count_paths"), ignore_bias)
     w0 = model.value_layers[0].weight
     ws = [w.to(torch.float64) for w in _unit_weights(model)]
     h0 = torch.ones((1, *model.arch.in_shape), dtype=torch.float64, device=w0.device)
@@ -99,7 +130,7 @@ def path_index(model: GatedModel, max_paths: int = DEFAULT_MAX_PATHS) -> tuple[T
 
     Indices are into the flattened input and the flattened hidden layers (``(C, H, W)`` order).
     """
-    n_paths = count_paths(model)
+    n_paths = count_paths(model, ignore_bias=True)
     if n_paths > max_paths:
         raise ValueError(
             f"the network has P = {n_paths:,} paths per output, more than max_paths = {max_paths:,}; "
@@ -131,16 +162,20 @@ def path_index(model: GatedModel, max_paths: int = DEFAULT_MAX_PATHS) -> tuple[T
     return idx, fac
 
 
-def npf(model: GatedModel, x: Tensor, max_paths: int = DEFAULT_MAX_PATHS) -> Tensor:
-    """Neural path features ``φ_x``, one row per input.
+def npf(
+    model: nn.Module, x: Tensor, max_paths: int = DEFAULT_MAX_PATHS, *, ignore_bias: bool = False
+) -> Tensor:
+    """Neural path features ``φ_x``, one row per input, for any supported model (bias paths
+    included unless ``ignore_bias``).
 
     Shape:
         ``x: (n, *in_shape) -> (n, P)``.
     """
+    if not _layered(model, ignore_bias):
+        return general.npf(path_model(model), x, max_paths, ignore_bias)
     model.check_input(x)
-    _refuse_bias(model, "npf")
     if not model.arch.is_conv:  # every path exists, in lexicographic order: an outer product
-        n_paths = count_paths(model)
+        n_paths = count_paths(model, ignore_bias=True)
         if n_paths > max_paths:
             path_index(model, max_paths)  # raises the explanatory error
         phi = model.value_input_for(x)
@@ -158,13 +193,22 @@ def _npf_gather(model: GatedModel, x: Tensor, idx: Tensor, fac: Tensor) -> Tenso
     return phi
 
 
-def npv(model: GatedModel, max_paths: int = DEFAULT_MAX_PATHS) -> Tensor:
-    """Neural path values ``v``, one column per output (differentiable in the value weights).
+def npv(
+    model: nn.Module,
+    max_paths: int = DEFAULT_MAX_PATHS,
+    *,
+    ignore_bias: bool = False,
+    in_shape: tuple[int, ...] | None = None,
+) -> Tensor:
+    """Neural path values ``v``, one column per output (differentiable in the value weights), in
+    the order of :func:`npf`'s columns. ``in_shape`` (one sample's shape) is needed for plain conv
+    modules, whose paths depend on the image size.
 
     Shape:
         ``-> (P, k)``.
     """
-    _refuse_bias(model, "npv")
+    if not _layered(model, ignore_bias):
+        return general.npv(path_model(model), max_paths, ignore_bias, in_shape)
     idx, _ = path_index(model, max_paths)
     maps = unrolled_layers(model)
     v = torch.ones(len(idx), dtype=maps[0][1].dtype, device=idx.device)
@@ -173,15 +217,24 @@ def npv(model: GatedModel, max_paths: int = DEFAULT_MAX_PATHS) -> Tensor:
     return v[:, None] * maps[-1][1][:, idx[:, -1]].T  # (P,) x (k, P).T -> (P, k)
 
 
-def path_norm(model: GatedModel, p: float = 2.0, per_output: bool = False) -> Tensor:
+def path_norm(
+    model: nn.Module,
+    p: float = 2.0,
+    per_output: bool = False,
+    *,
+    ignore_bias: bool = False,
+    in_shape: tuple[int, ...] | None = None,
+) -> Tensor:
     """``‖v‖_p`` over all paths, by one forward pass of the net with ``|w|^p`` weights on ones.
 
-    Every path counts regardless of gates; with weight sharing every unrolled path counts.
+    Every path counts regardless of gates; with weight sharing every unrolled path counts; bias
+    paths count with ``|b|^p`` unless ``ignore_bias``; BatchNorm is folded into the layer before it.
     ``per_output=True`` gives one norm per output unit ``(k,)``; otherwise one over all of ``v``.
     """
     if not (p > 0 and p != float("inf")):
         raise ValueError(f"path_norm needs a finite p > 0, got {p}")
-    _refuse_bias(model, "path_norm")
+    if not _layered(model, ignore_bias):
+        return general.path_norm(path_model(model), p, per_output, ignore_bias, in_shape)
     ws = [m.weight.abs() ** p for m in model.value_layers]
     h0 = ws[0].new_ones((1, *model.arch.in_shape))
     sums = gated_forward(model.arch, ws, h0, None, pool_power=0)[0]  # (k,): Σ_p |v_pk|^p

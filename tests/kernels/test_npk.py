@@ -59,12 +59,13 @@ def test_npk_is_symmetric_psd():
     assert torch.linalg.eigvalsh(k).min() > -1e-8 * k.diagonal().max()
 
 
-def test_value_bias_requires_explicit_opt_in():
+def test_value_bias_paths_are_in_the_kernel_unless_ignored():
+    """Biases are paths: H = ((X Xᵀ + 1) ⊙ G Gᵀ) + 1 for one hidden layer with biases (closed form:
+    each bias adds a path of feature 1 at its layer), and ignore_bias drops them."""
     net = MLP(3, [4], 1, bias=True).double()
     x = torch.randn(4, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match="ignore_bias=True"):
-        npk(net, x)
     g = net.gates(x)[0]
+    assert torch.allclose(npk(net, x), (x @ x.T + 1) * (g @ g.T) + 1)
     assert torch.allclose(npk(net, x, ignore_bias=True), (x @ x.T) * (g @ g.T))
 
 

@@ -139,7 +139,10 @@ def test_float32_close_to_float64():
     assert rel(k32.double(), k64) < 1e-5
 
 
-def test_auto_falls_back_to_reference_for_unknown_modules():
+def test_any_activation_between_linear_layers_is_structured():
+    """The layer-wise form needs only that parameters sit in Linear/Conv/BatchNorm layers: the
+    nonlinearity between them (here tanh) is autograd's business."""
+
     class Custom(nn.Module):
         def __init__(self):
             super().__init__()
@@ -149,8 +152,37 @@ def test_auto_falls_back_to_reference_for_unknown_modules():
             return torch.tanh(self.lin(x)).sum(1, keepdim=True)
 
     model, x = Custom(), torch.randn(4, 3, dtype=torch.float64)
+    assert rel(ntk(model, x, method="structured"), ntk_reference(model, x)) < 1e-12
+
+
+def test_auto_falls_back_to_reference_for_unknown_parameters():
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3, 1, dtype=torch.float64))
+
+        def forward(self, x):
+            return torch.tanh(x @ self.w)
+
+    model, x = Custom(), torch.randn(4, 3, dtype=torch.float64)
     assert torch.allclose(ntk(model, x), ntk_reference(model, x))
     with pytest.raises(ValueError, match="no structured form for Custom"):
+        ntk(model, x, method="structured")
+
+
+def test_shared_layer_called_twice_falls_back_to_reference():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3).double()
+            self.out = nn.Linear(3, 1).double()
+
+        def forward(self, x):
+            return self.out(torch.relu(self.lin(torch.relu(self.lin(x)))))
+
+    model, x = Twice(), torch.randn(5, 3, dtype=torch.float64)
+    assert rel(ntk(model, x), ntk_reference(model, x)) < 1e-12
+    with pytest.raises(ValueError, match="no structured form for Twice"):
         ntk(model, x, method="structured")
 
 

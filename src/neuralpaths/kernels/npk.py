@@ -14,6 +14,11 @@ a 3x3 all-ones conv sums channels and box-filters positions, so per pair and pos
 then ``Σ_pos s_L`` (divided by ``(HW)²`` for GAP) times ``Π_dense G_l G'_lᵀ``. Cost
 ``O(n1 n2 Σ_l HW (C_l + k²))`` instead of ``O(n1 n2 Σ_l HW C_l C_{l-1} k²)``.
 
+Any other ``nn.Module`` (biases, strides, max-pooling, residual blocks, ...; and the library's own
+models with value biases): the unit-weight network of its path graph, run on pairs
+(:mod:`neuralpaths.graph.pairs`), bias paths included. :func:`npk_parts` splits the NPK of a
+residual network into its sub-architectures' NPKs (the NPF paper's ensemble view).
+
 Large ``n``: fully connected kernels are formed ``block_size × block_size`` tile by tile
 (:mod:`~neuralpaths.kernels.gram`: one Gram per layer per tile, multiplied in place; the symmetric
 case computes tiles on and above the diagonal only); conv kernels a block of ``x1`` rows at a time.
@@ -28,8 +33,11 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..graph import paths as general
+from ..graph.model import PathModel, path_model
+from ..graph.pairs import unit_kernel
 from ..models.arch import gated_forward
 from ..models.base import GatedModel
 from ..progress import progress_bar
@@ -39,15 +47,32 @@ METHODS = ("auto", "closed", "unit")
 _BLOCK_BYTES = 256 * 2**20  # peak memory target for the pairwise intermediates
 
 
-def _check(model: GatedModel, x1: Tensor, x2: Tensor | None, ignore_bias: bool) -> None:
+def _check(model: GatedModel, x1: Tensor, x2: Tensor | None) -> None:
     model.check_input(x1)
     if x2 is not None:
         model.check_input(x2)
-    if model.has_value_bias and not ignore_bias:
-        raise ValueError(
-            "npk: the value network has biases, whose paths the NPK leaves out; build the model with "
-            "bias=False, or pass ignore_bias=True to get the kernel of the input paths only"
-        )
+
+
+def _general(
+    pm: PathModel,
+    x1: Tensor,
+    x2: Tensor | None,
+    what: str,
+    choices: dict[str, int] | None = None,
+    **kw,
+) -> Tensor:
+    """The unit-weight network of any path model on pairs (see :mod:`neuralpaths.graph.pairs`)."""
+    general.check_x(pm, x1, what)
+    if x2 is not None:
+        general.check_x(pm, x2, what)
+    g1 = pm.gates(x1)
+    g2 = g1 if x2 is None else pm.gates(x2)
+    h1 = pm.value_input_for(x1)
+    h2 = h1 if x2 is None else pm.value_input_for(x2)
+    late = general.late_operands(pm.graph)
+    return unit_kernel(
+        pm.graph, pm.value, h1, h2, g1, g2, units=pm.units(x1), choices=choices, late=late, **kw
+    )
 
 
 def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None):
@@ -60,7 +85,7 @@ def _prepare(model: GatedModel, x1: Tensor, x2: Tensor | None):
 
 @torch.no_grad()
 def npk(
-    model: GatedModel,
+    model: nn.Module,
     x1: Tensor,
     x2: Tensor | None = None,
     *,
@@ -72,12 +97,15 @@ def npk(
 ) -> Tensor:
     """Neural path kernel of ``model``'s gates between ``x1`` and ``x2`` (default ``x2 = x1``).
 
+    ``model``: the library's models, a ``DGN.from_module``, or any supported ``nn.Module`` (its bias
+    paths included: ``H = npf(x1) @ npf(x2).T`` either way).
+
     Args:
         normalize: divide by ``Π_l units_l`` (the number of gate combinations), so that for hard
             gates ``H/⟨x,x'⟩`` is the fraction of paths on for both inputs.
-        method: ``"closed"`` (fast closed form), ``"unit"`` (the literal unit-weight network) or
-            ``"auto"`` (closed).
-        ignore_bias: allow a value network with biases (the kernel then covers input paths only).
+        method: ``"closed"`` (fast closed form of the library's bias-free models), ``"unit"`` (the
+            literal unit-weight network) or ``"auto"`` (closed where it exists, else unit).
+        ignore_bias: leave out the bias paths (the kernel of the input paths only).
         block_size: rows per block (default: fully connected ``1024``; conv and ``"unit"`` as many
             as keep the pairwise intermediates near 256 MiB).
         progress: a progress bar over blocks; ``None`` shows it for jobs longer than 2 s.
@@ -94,7 +122,16 @@ def npk(
         raise ValueError(f"unknown npk method {method!r}: use one of {METHODS}")
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
         raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}")
-    _check(model, x1, x2, ignore_bias)
+    layered = isinstance(model, GatedModel) and (ignore_bias or not model.has_value_bias)
+    if not layered:
+        if method == "closed":
+            raise ValueError(
+                "npk: method='closed' is for the library's bias-free models; use 'auto' or 'unit'"
+            )
+        pm = path_model(model)
+        k = _general(pm, x1, x2, "npk", ignore_bias=ignore_bias, block_size=block_size, progress=progress)
+        return k / general.total_units(pm, x1) if normalize else k
+    _check(model, x1, x2)
     if method == "unit":
         h1, h2, g1, g2 = _prepare(model, x1, x2)
         k = _npk_unit(model, h1, h2, g1, g2, block_size, progress)
@@ -184,3 +221,29 @@ def _npk_conv(
             acc = acc * (a[s:e] @ b.T)
         out[s:e] = acc
     return out
+
+
+@torch.no_grad()
+def npk_parts(
+    model: nn.Module,
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    ignore_bias: bool = False,
+    block_size: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, Tensor]:
+    """The NPK of a residual network split into its sub-architectures' NPKs (ensemble view).
+
+    With ``b`` residual adds there are up to ``2^b`` sub-architectures, each keeping one operand of
+    every add it reaches: ``{"block1=skip, block2=branch": H_part, ...}`` (block = the module whose
+    ``forward`` adds). The paths of the network are the disjoint union of theirs (a bias path that
+    starts after an add goes with that add's skip operand), so ``Σ_parts H_part = npk(model, x1, x2)``.
+
+    Shape:
+        ``(n1, *in_shape), (n2, *in_shape) -> {label: (n1, n2)}``.
+    """
+    pm = path_model(model)
+    parts = general.sub_architectures(pm.graph)
+    kw = dict(ignore_bias=ignore_bias, block_size=block_size, progress=progress)
+    return {label: _general(pm, x1, x2, "npk_parts", choices, **kw) for label, choices in parts.items()}

@@ -3,9 +3,11 @@
 :func:`ntk_reference` is the plain, always-correct recipe (``torch.func``: per-sample Jacobians
 by ``vmap(jacrev)``, contracted parameter by parameter). It works for any ``nn.Module``.
 
-:func:`ntk` uses the structured form (Gram matrices of layer inputs and back-propagated signals,
-:mod:`~neuralpaths.kernels.ntk_structured`) for the library's models and falls back to the
-reference for any other module.
+:func:`ntk` uses the structured form (Gram matrices of layer inputs and back-propagated signals):
+:mod:`~neuralpaths.kernels.ntk_structured` for the library's models, and
+:mod:`~neuralpaths.kernels.ntk_modules` for any module whose parameters sit in ``Linear`` / ``Conv``
+/ ``BatchNorm`` layers (plain ``nn.Sequential`` nets, residual and max-pool nets, ``DGN.from_module``).
+The reference is the fallback for anything else (e.g. weights shared between two calls).
 
 ``params`` picks the parameters differentiated: ``"all"``, ``"trainable"`` (``requires_grad``),
 ``"value"`` / ``"gating"`` (a DGN's two networks), or an explicit list of parameter names.
@@ -23,6 +25,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from .gram import tiled_kernel
+from .ntk_modules import module_plan, module_terms
 from .ntk_structured import plan_for, structured_terms
 
 PARAM_SETS = ("all", "trainable", "value", "gating")
@@ -127,14 +130,20 @@ def ntk(
         model.check_input(x1)
         if x2 is not None:
             model.check_input(x2)
+    else:
+        _check_plain(model, x1, x2)
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
         raise ValueError(f"block_size must be a positive int (rows per tile), got {block_size!r}")
     plan = plan_for(model) if method != "reference" else None
+    if plan is None and method != "reference":
+        kernel = _module_ntk(model, x1, x2, params, block_size, progress)
+        if kernel is not None:
+            return kernel
     if plan is None:
         if method == "structured":
             raise ValueError(
-                f"ntk: no structured form for {type(model).__name__} (known: ReLUNet/MLP/ConvNet, "
-                "DGN/DLGN with hard gates or untied soft gates); use method='reference' or 'auto'"
+                f"ntk: no structured form for {type(model).__name__}: its parameters must all sit in "
+                "Linear/Conv/BatchNorm layers called once per forward pass; use method='reference' or 'auto'"
             )
         return ntk_reference(model, x1, x2, params, chunk_size=block_size)
     names = select_params(model, params)
@@ -152,6 +161,56 @@ def ntk(
             progress=progress,
             desc="ntk",
         )
+    if k == 1:
+        return flat
+    n1, n2 = len(x1), flat.shape[1] // k
+    return flat.view(n1, k, n2, k).permute(0, 2, 1, 3).contiguous()  # (n1 k, n2 k) -> (n1, n2, k, k)
+
+
+def _check_plain(model: nn.Module, x1: Tensor, x2: Tensor | None) -> None:
+    """Clear errors for inputs that do not fit a plain module's weights."""
+    w = next(model.parameters(), None)
+    for x in (x1, x2):
+        if x is None:
+            continue
+        if not isinstance(x, Tensor):
+            raise TypeError(f"ntk: the input must be a torch.Tensor, got {type(x).__name__}")
+        if w is not None and x.dtype != w.dtype:
+            raise TypeError(
+                f"ntk: input dtype {x.dtype} does not match the model's {w.dtype}: "
+                f"use x.to({w.dtype}) or model.to({x.dtype})"
+            )
+
+
+def _module_ntk(
+    model: nn.Module,
+    x1: Tensor,
+    x2: Tensor | None,
+    params: str | Sequence[str],
+    block_size: int | None,
+    progress: bool | None,
+) -> Tensor | None:
+    """The structured NTK of :mod:`~neuralpaths.kernels.ntk_modules`, or ``None`` when it does not apply."""
+    names = select_params(model, params)
+    if not names:
+        raise ValueError(f"params={params!r} selects no parameters of this model")
+    layers = module_plan(model, names)
+    if layers is None:
+        return None
+    with torch.no_grad():
+        k = model(x1[:1]).reshape(1, -1).shape[1]
+    try:
+        flat = tiled_kernel(
+            lambda xb: module_terms(model, layers, xb, k),
+            x1.detach(),
+            None if x2 is None else x2.detach(),
+            k,
+            block_size=block_size,
+            progress=progress,
+            desc="ntk",
+        )
+    except LookupError:  # a layer ran twice: shared weights
+        return None
     if k == 1:
         return flat
     n1, n2 = len(x1), flat.shape[1] // k

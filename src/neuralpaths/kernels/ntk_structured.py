@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..gates import Gate
+from ..gate import Gate
 from ..models.arch import Arch, apply_layer
 from ..models.dgn import DGN
 from ..models.mlp import ReLUNet

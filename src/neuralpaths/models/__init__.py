@@ -7,6 +7,7 @@ from .dgn import DGN, GATINGS, REGIMES
 from .dlgn import DLGN
 from .init import init_layers_
 from .mlp import MLP, ReLUNet
+from .module_dgn import ModuleDGN
 from .univariate import Univariate
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Arch",
     "ConvNet",
     "GatedModel",
+    "ModuleDGN",
     "ReLUNet",
     "Univariate",
     "gated_forward",

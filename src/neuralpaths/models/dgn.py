@@ -29,11 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..gates import Gate
+from ..gate import Gate
 from .arch import Arch, chain_preactivations, gated_forward, layer_params, make_layers
 from .base import VALUE_INPUTS, GatedModel
 from .init import init_layers_, make_generator
 from .mlp import ReLUNet
+from .module_dgn import ModuleDGN
 
 GATINGS = ("relu", "linear", "shallow")
 REGIMES = ("relu", "frnpf-ii", "frnpf-di", "flnpf", "dlnpf")
@@ -186,6 +187,26 @@ class DGN(GatedModel):
         for p in dgn.value.parameters():
             p.requires_grad_(True)
         return dgn
+
+    @classmethod
+    def from_module(
+        cls,
+        module: nn.Module,
+        regime: str = "relu",
+        *,
+        seed: int | torch.Generator | None = None,
+        init: str = "torch",
+        beta: float = 4.0,
+        eps: float = 0.1,
+        in_shape: tuple[int, ...] | None = None,
+    ) -> ModuleDGN:
+        """Build regime ``regime`` from any supported ``nn.Module`` (biases, strides, max-pooling,
+        residual blocks, ...): a :class:`~neuralpaths.models.module_dgn.ModuleDGN` whose gating and
+        value networks are copies of ``module`` (``relu``: ``module`` itself, tied). Same regimes and
+        meaning as :meth:`from_relu`; a max-pool is gated too (soft: the window's softmax).
+        ``in_shape`` (one sample's shape) is needed by ``npv``/``path_norm`` of conv nets.
+        """
+        return ModuleDGN.build(module, regime, seed=seed, init=init, beta=beta, eps=eps, in_shape=in_shape)
 
     @classmethod
     def regime(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..gates import Gate
+from ..gate import Gate
 from .arch import Arch
 from .dgn import DGN
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..gates import hard_gate
+from ..gate import hard_gate
 from .arch import Arch, chain_preactivations, layer_params, make_layers, relu_forward
 from .base import GatedModel
 from .init import init_layers_, make_generator
