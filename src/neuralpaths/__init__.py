@@ -6,9 +6,10 @@ networks. See the README for a tour.
 """
 
 from .gate import Gate, hard_gate, soft_gate
-from .kernels import npk, ntk
-from .models import DGN, DLGN, MLP, Arch, ConvNet, ReLUNet
-from .paths import count_paths, npf, npv, path_index, path_norm
+from .graph import UnsupportedLayerError
+from .kernels import npk, npk_parts, ntk
+from .models import DGN, DLGN, MLP, Arch, ConvNet, ModuleDGN, ReLUNet
+from .paths import count_paths, gates, npf, npv, path_index, path_norm
 
 __version__ = "0.1.0"
 
@@ -19,12 +20,16 @@ __all__ = [
     "Arch",
     "ConvNet",
     "Gate",
+    "ModuleDGN",
     "ReLUNet",
+    "UnsupportedLayerError",
     "__version__",
     "count_paths",
+    "gates",
     "hard_gate",
     "npf",
     "npk",
+    "npk_parts",
     "npv",
     "ntk",
     "path_index",

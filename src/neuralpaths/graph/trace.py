@@ -66,11 +66,16 @@ class _Tracer(fx.Tracer):
     def __init__(self) -> None:
         super().__init__()
         self._running: list[str] = []
+        self.failed_in: str | None = None  # the innermost module running when tracing failed
 
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
         self._running.append(self.path_of_module(m))
         try:
             return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None:
+                self.failed_in = self._running[-1]
+            raise
         finally:
             self._running.pop()
 
@@ -255,7 +260,7 @@ def trace(module: nn.Module) -> PathGraph:
     except UnsupportedLayerError:
         raise
     except Exception as e:  # fx's TraceError and friends: name the module that was running
-        where = f"layer '{tracer._running[-1]}'" if tracer._running else f"{type(module).__name__}.forward"
+        where = f"layer '{tracer.failed_in}'" if tracer.failed_in else f"{type(module).__name__}.forward"
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "control flow" in reason or "iterate" in reason or isinstance(e, fx.proxy.TraceError):
             reason = f"data-dependent Python control flow cannot be read as fixed paths ({reason})"

@@ -3,7 +3,7 @@ and infinite-width), kernel regression and kernel metrics."""
 
 from .infinite import npk_limit, relu_nngp, relu_ntk
 from .metrics import effective_rank, kernel_alignment, nu, spectrum, target_alignment
-from .npk import npk
+from .npk import npk, npk_parts
 from .ntk import ntk, ntk_reference, select_params, value_ntk_constant
 from .regression import KernelRegressor, accuracy, gd_predict, one_hot
 
@@ -15,6 +15,7 @@ __all__ = [
     "kernel_alignment",
     "npk",
     "npk_limit",
+    "npk_parts",
     "ntk",
     "ntk_reference",
     "nu",

@@ -136,9 +136,14 @@ def module_terms(model: nn.Module, plan: list[LayerSel], x: Tensor, k: int) -> l
         raise LookupError("a layer ran more than once (or not at all) in one forward pass")
     y = y.reshape(len(x), -1)  # (b,) or (b, k) -> (b, k)
     outs = [seen[id(sel.module)][0][1] for sel in plan]
-    grads = [
-        torch.autograd.grad(y[:, j].sum(), outs, retain_graph=j < k - 1, allow_unused=True) for j in range(k)
-    ]
+    live = [i for i, o in enumerate(outs) if o.requires_grad]  # others: behind hard gates, no gradient
+    grads: list[list[Tensor | None]] = [[None] * len(outs) for _ in range(k)]
+    for j in range(k if live and y.requires_grad else 0):
+        got = torch.autograd.grad(
+            y[:, j].sum(), [outs[i] for i in live], retain_graph=j < k - 1, allow_unused=True
+        )
+        for i, g in zip(live, got):
+            grads[j][i] = g
     n, terms = len(x), []
     for i, sel in enumerate(plan):
         per_out = [g[i] for g in grads]

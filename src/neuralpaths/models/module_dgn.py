@@ -117,7 +117,7 @@ class ModuleDGN(nn.Module):
 
     def gate_dict(self, x: Tensor) -> dict[str, Tensor]:
         """Gates per gate step of the graph (``{name: tensor}``, in order)."""
-        if self.gate.hard or self.gating_frozen:  # no gradient reaches the gating network
+        if self.gate.hard:  # no gradient passes a hard gate
             with torch.no_grad():
                 return record(self.graph, self.gating, x, self.gate)[1]
         return record(self.graph, self.gating, x, self.gate)[1]
