@@ -6,13 +6,12 @@ selections ``s(x) ⊙ s(x')`` (then the window is summed) and every fixed coeffi
 (average pooling's ``1/D`` enters as ``1/D²``). Each bias adds 1 at its units: a path starting there.
 
 Pairs are processed a block of ``x1`` rows against all of ``x2`` at a time. The value at a step is
-kept as a sum of :class:`Term`\\ s ``base ⊙ f(x) ⊙ f(x')`` — a per-pair ``base`` times per-sample
-factors (the gates met since the last layer) — so that the unit sums of the next all-ones layer
-are matrix products, never ``pairs × units`` tensors: a ``Linear`` of ones gives
+kept as a sum of factored terms (:mod:`neuralpaths.graph.lazy`), so that the unit sums of the next
+all-ones layer are matrix products, never ``pairs × units`` tensors: a ``Linear`` of ones gives
 ``base ⊙ (F F'ᵀ)``, a ``Conv`` of ones (one group) the per-position channel overlap
-``Σ_c f_c f'_c`` (one batched product) box-filtered by the kernel's window. Other steps (pooling,
-max-pooling, reshaping, concatenation, adds of different shapes) work on the explicit
-``(pairs, *units)`` values.
+``Σ_c f_c f'_c`` (one batched product) box-filtered by the kernel's window; reshapes, ``Identity``,
+residual adds and global average pooling stay factored. Max-pooling, strided pooling, concatenation
+and permutations work on the explicit ``(pairs, *units)`` values.
 
 Residual ``add`` steps can be restricted to one operand (``choices``): the kernel of the paths of
 one sub-architecture (the NPF paper's ensemble view of ResNets).
@@ -24,97 +23,41 @@ Shape:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..progress import progress_bar
 from .ir import PathGraph, Step, UnsupportedLayerError
+from .lazy import Acc, Term, overlap
 from .run import call, effective, evaluate
-from .windows import pool_coef, window_params, windows
+from .windows import box, pool_coef, window_params, windows
 
 BLOCK_BYTES = 256 * 2**20  # peak size of one (pairs x units) intermediate
-
-
-@dataclass
-class Term:
-    """``base ⊙ f1[:, None] ⊙ f2[None]``. Shape: ``base (b1, n2, *broadcastable)``, ``f (b, *units)``."""
-
-    base: Tensor
-    f1: Tensor | None = None
-    f2: Tensor | None = None
-
-    def value(self, pairs: tuple[int, int], shape: tuple[int, ...]) -> Tensor:
-        v = self.base if self.f1 is None else self.base * self.f1[:, None] * self.f2[None]
-        return v.expand(*pairs, *shape)
-
-
-@dataclass
-class Acc:
-    """The unit-weight network's value at one step: a sum of terms over ``shape`` units, for
-    ``pairs = (b1, n2)`` pairs."""
-
-    terms: list[Term]
-    shape: tuple[int, ...]
-    pairs: tuple[int, int]
-
-    def value(self) -> Tensor:
-        """Explicit ``(b1, n2, *shape)``."""
-        out = self.terms[0].value(self.pairs, self.shape)
-        for t in self.terms[1:]:
-            out = out + t.value(self.pairs, self.shape)
-        return out
-
-    def flat(self) -> Tensor:
-        v = self.value()
-        return v.reshape(v.shape[0] * v.shape[1], *self.shape)  # (b1, n2, *S) -> (b1 n2, *S)
-
-
-def _explicit(t: Tensor, b1: int, n2: int) -> Acc:
-    """Wrap a flat ``(b1 n2, *S)`` tensor."""
-    return Acc([Term(t.reshape(b1, n2, *t.shape[1:]))], tuple(t.shape[1:]), (b1, n2))
-
-
-def _overlap(f1: Tensor, f2: Tensor) -> Tensor:
-    """``Σ_c f1_c f2_c`` per position. Shape: ``(b1, C, *sp), (n2, C, *sp) -> (b1, n2, *sp)``."""
-    b1, c, sp = f1.shape[0], f1.shape[1], f1.shape[2:]
-    pos = math.prod(sp)
-    a = f1.reshape(b1, c, pos).permute(2, 0, 1)  # (b1, C, P) -> (P, b1, C)
-    b = f2.reshape(len(f2), c, pos).permute(2, 1, 0)  # (n2, C, P) -> (P, C, n2)
-    return torch.bmm(a, b).permute(1, 2, 0).reshape(b1, len(f2), *sp)  # (P, b1, n2) -> (b1, n2, *sp)
+RESHAPES = ("flatten", "view", "reshape", "squeeze", "unsqueeze")
 
 
 def _ones_linear(acc: Acc, m: nn.Linear, bias: bool) -> Acc:
     """All-ones ``Linear``: every output unit gets ``Σ_i acc_i`` (+1 with a bias)."""
-    if len(acc.shape) > 1:
+    if len(acc.shape) > 1:  # applied along the last dim only
         total = acc.value().sum(-1, keepdim=True)
     else:
-        total = 0.0
-        for t in acc.terms:
-            if t.base.shape[2:] == (1,) or t.base.ndim == 2:
-                base = t.base.reshape(*t.base.shape[:2])
-                total = total + base * (t.f1 @ t.f2.T if t.f1 is not None else acc.shape[-1])
-            else:
-                total = total + t.value(acc.pairs, acc.shape).sum(-1)
-        total = total[..., None]
-    return Acc([Term(total + 1.0 if bias else total)], (*acc.shape[:-1], m.out_features), acc.pairs)
+        total = sum(t.total(acc.pairs) for t in acc.terms)[..., None]  # (b1, n2, 1)
+    shape = (*acc.shape[:-1], m.out_features)
+    return acc.with_terms([Term(total + 1.0 if bias else total, shape)], shape)
 
 
 def _ones_conv(acc: Acc, m: nn.modules.conv._ConvNd, bias: bool) -> Acc:
     """All-ones conv: per group, sum the channels, then box-filter with the kernel's window."""
     groups, c_in = m.groups, acc.shape[0]
     total = 0.0
-    for t in acc.terms:
-        uniform = t.base.ndim == 2 + len(acc.shape) and t.base.shape[2] == 1
-        if groups == 1 and uniform and t.f1 is not None:
-            s = t.base[:, :, 0] * _overlap(t.f1, t.f2)
-        elif groups == 1 and uniform:
-            s = t.base[:, :, 0] * c_in
+    for t in acc.aligned():
+        if groups == 1 and t.channel_uniform():
+            s = t.base[:, :, 0] * (overlap(t.f1, t.f2) if t.f1 is not None else c_in)
         else:
-            v = t.value(acc.pairs, acc.shape)
+            v = t.native(acc.pairs)
             s = v.reshape(*v.shape[:2], groups, c_in // groups, *acc.shape[1:]).sum(3)  # (b1, n2, G, *sp)
             if groups == 1:
                 s = s[:, :, 0]
@@ -122,15 +65,14 @@ def _ones_conv(acc: Acc, m: nn.modules.conv._ConvNd, bias: bool) -> Acc:
     b1, n2 = acc.pairs
     total = total.expand(b1, n2, *([groups] if groups > 1 else []), *acc.shape[1:])
     x = total.reshape(b1 * n2, groups, *acc.shape[1:])  # (b1, n2, [G,] *sp) -> (b1 n2, G, *sp)
-    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-    ones = x.new_ones(groups, 1, *m.kernel_size)
-    y = conv(x, ones, None, m.stride, m.padding, m.dilation, groups)  # (b1 n2, G, *sp_out)
+    y = box(x, m)  # (b1 n2, G, *sp_out)
     if bias:
         y = y + 1.0
     y = y.reshape(b1, n2, groups, *y.shape[2:])
     if groups > 1:
         y = y.repeat_interleave(m.out_channels // groups, dim=2)
-    return Acc([Term(y)], (m.out_channels, *y.shape[3:]), acc.pairs)
+    shape = (m.out_channels, *y.shape[3:])
+    return acc.with_terms([Term(y, shape)], shape)
 
 
 def bias_owners(graph: PathGraph, choices: dict[str, int], late: dict[str, int]) -> set[str]:
@@ -179,23 +121,18 @@ class _PairRun:
             return call(s, self.tensors(s, env, proxy=True), self.root)
         if s.kind == "gate":
             a, b = self.g1[s.name], self.g2[s.name]
-            terms = [
-                Term(t.base, a if t.f1 is None else t.f1 * a, b if t.f2 is None else t.f2 * b)
-                for t in h.terms
-            ]
-            return Acc(terms, h.shape, h.pairs)
+            return h.with_terms([t.gated(a, b) for t in h.aligned()])
         if s.kind == "layer":
             m = self.root.get_submodule(s.module)
             bias = effective(self.root, s)[1] is not None and s.name in self.biases
             return _ones_linear(h, m, bias) if isinstance(m, nn.Linear) else _ones_conv(h, m, bias)
         if s.kind == "affine":
-            one = h.terms[0].base.new_ones((1, 1) + (1,) * len(h.shape))
-            return h if s.name not in self.biases else Acc([*h.terms, Term(one)], h.shape, h.pairs)
+            one = Term(h.terms[0].base.new_ones((1, 1) + (1,) * len(h.shape)), h.shape)
+            return h if s.name not in self.biases else h.with_terms([*h.terms, one])
         if s.kind == "bn":
             return h
         if s.kind == "scale":
-            c2 = s.info["c"] ** 2
-            return Acc([Term(t.base * c2, t.f1, t.f2) for t in h.terms], h.shape, h.pairs)
+            return h.with_terms([replace(t, coef=t.coef * s.info["c"] ** 2) for t in h.terms])
         if s.kind == "add":
             a, b = (env[i] for i in s.inputs)
             pick = self.choices.get(s.name)
@@ -203,18 +140,56 @@ class _PairRun:
                 return (a, b)[pick]
             if a.shape != b.shape:
                 raise UnsupportedLayerError(f"{s.where} adds tensors of unit shapes {a.shape} and {b.shape}")
-            return Acc(a.terms + b.terms, a.shape, a.pairs)
+            return a.with_terms(a.terms + b.terms)
         if s.kind == "maxpool":
             sel = (self.g1[s.name][:, None] * self.g2[s.name][None]).flatten(0, 1)  # (b1 n2, C, K, L)
             x = h.flat()
             cols, shape = windows(x, window_params(s, self.root))
-            return _explicit((sel * cols).sum(2).reshape(*x.shape[:2], *shape), self.b1, self.n2)
+            return Acc.explicit((sel * cols).sum(2).reshape(*x.shape[:2], *shape), h.pairs)
+        if s.kind == "move" and self._passes(s):
+            return h
+        if s.kind in ("move", "pool"):
+            lazy = self._lazy(s, env, h)
+            if lazy is not None:
+                return lazy
         out = call(s, self.tensors(s, env), self.root)  # pool, move, cat: on explicit values
         if s.kind == "pool":
             out = out * pool_coef(s, self.root, env[s.inputs[0]].flat(), out)
         if out.shape[0] != self.b1 * self.n2:
             raise UnsupportedLayerError(f"{s.where} changes the batch dimension: no path reading")
-        return _explicit(out, self.b1, self.n2)
+        return Acc.explicit(out, (self.b1, self.n2))
+
+    def _passes(self, s: Step) -> bool:
+        """Identity-like moves: ``Identity``, ``Dropout`` (eval), ``contiguous``."""
+        if s.module is not None:
+            return isinstance(self.root.get_submodule(s.module), (nn.Identity, nn.modules.dropout._DropoutNd))
+        return s.fn is torch.Tensor.contiguous
+
+    def _lazy(self, s: Step, env: dict[str, Any], h: Acc) -> Acc | None:
+        """Reshapes and global average pools without forming the values (``None``: not one of those)."""
+        proxy = self.tensors(s, env, proxy=True)
+        out = call(s, proxy, self.root)
+        shape = tuple(out.shape[1:])
+        if s.kind == "move":
+            if s.module is not None:
+                m = self.root.get_submodule(s.module)
+                reshape = isinstance(m, (nn.Flatten, nn.Unflatten))
+            else:
+                reshape = getattr(s.fn, "__name__", "") in RESHAPES
+            same = reshape and math.prod(shape) == math.prod(h.shape)
+            return h.with_terms(h.terms, shape) if same else None
+        channels = h.shape[0]
+        if len(h.shape) < 2 or math.prod(shape) != channels or shape[0] != channels:
+            return None
+        probe = torch.arange(channels, dtype=out.dtype).view(1, channels, *[1] * (len(h.shape) - 1))
+        pooled = call(s, {**proxy, s.inputs[0]: probe.expand(1, *h.shape)}, self.root).reshape(-1)
+        scale = pooled[1] if channels > 1 else pooled[0]
+        if channels == 1 or not torch.allclose(pooled, scale * torch.arange(channels, dtype=out.dtype)):
+            return None  # not a per-channel sum/mean over all positions
+        c = pool_coef(s, self.root, probe.expand(1, *h.shape), pooled.view(1, *shape))
+        c = c if isinstance(c, float) else float(c.reshape(-1)[0])
+        red = len(h.shape) - 1
+        return h.with_terms([replace(t, red=red, coef=t.coef * c * c) for t in h.aligned()], shape)
 
 
 def unit_kernel(
@@ -257,7 +232,8 @@ def unit_kernel(
         gs = {k: v[s:e] for k, v in g1.items()}
         run = _PairRun(graph, root, e - s, n2, gs, g2, opts)
         ones = h1.new_ones((1, 1) + (1,) * (h1.ndim - 1))
-        start = Acc([Term(ones, h1[s:e], h2)], tuple(h1.shape[1:]), (e - s, n2))
+        shape = tuple(h1.shape[1:])
+        start = Acc([Term(ones, shape, h1[s:e], h2)], shape, (e - s, n2))
         acc, _ = evaluate(graph, start, run.handle)
         val = acc.value()
         out[s:e] = val.reshape(e - s, n2, -1)[:, :, 0]  # (b1, n2, *S) -> unit 0

@@ -15,6 +15,7 @@ Shape:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -167,3 +168,35 @@ def pool_coef(step: Step, root: nn.Module | None, t_in: Tensor, t_out: Tensor) -
     else:
         div = inside
     return (1.0 / div).reshape(1, 1, *t_out.shape[2:])
+
+
+def conv_pads(m: nn.Module) -> list[int]:
+    """A conv's zero padding for ``F.pad`` (last dim first), ``"same"``/``"valid"`` resolved as PyTorch
+    does (``"same"``: the extra element on the right)."""
+    k, d, dims = m.kernel_size, m.dilation, len(m.kernel_size)
+    if m.padding == "valid":
+        per = [(0, 0)] * dims
+    elif m.padding == "same":
+        per = [(d[i] * (k[i] - 1) // 2, d[i] * (k[i] - 1) - d[i] * (k[i] - 1) // 2) for i in range(dims)]
+    else:
+        per = [(p, p) for p in m.padding]
+    return [v for lo_hi in reversed(per) for v in lo_hi]
+
+
+def box(x: Tensor, m: nn.Module) -> Tensor:
+    """The all-ones kernel of conv ``m`` applied to each channel of ``x`` on its own: the sum over
+    every kernel tap (``m``'s stride, padding, dilation). A sum of strided slices: much faster on the
+    CPU than a one-channel convolution.
+
+    Shape:
+        ``(N, G, *spatial) -> (N, G, *spatial_out)``.
+    """
+    x = F.pad(x, conv_pads(m))
+    k, st, dl = m.kernel_size, m.stride, m.dilation
+    outs = [(x.shape[2 + i] - dl[i] * (k[i] - 1) - 1) // st[i] + 1 for i in range(len(k))]
+    total = None
+    for tap in itertools.product(*(range(ki) for ki in k)):
+        idx = tuple(slice(t * d, t * d + s * (o - 1) + 1, s) for t, d, s, o in zip(tap, dl, st, outs))
+        part = x[(slice(None), slice(None), *idx)]
+        total = part.clone() if total is None else total.add_(part)
+    return total

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..graph.windows import conv_pads
 from .gram import Factor, Term
 
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
@@ -67,18 +68,6 @@ def _check_eval(model: nn.Module) -> None:
             )
 
 
-def _pads(m: nn.Module, spatial: int) -> list[int]:
-    """Explicit zero padding of a conv, for ``F.pad`` (last dim first)."""
-    k, d = m.kernel_size, m.dilation
-    if m.padding == "valid":
-        per = [(0, 0)] * spatial
-    elif m.padding == "same":
-        per = [(d[i] * (k[i] - 1) // 2, d[i] * (k[i] - 1) - d[i] * (k[i] - 1) // 2) for i in range(spatial)]
-    else:
-        per = [(p, p) for p in m.padding]
-    return [v for lo_hi in reversed(per) for v in lo_hi]
-
-
 def _conv_grads(m: nn.Module, a: Tensor, sig: Tensor, w_on: bool, b_on: bool) -> Tensor:
     """Per-sample gradient of a conv layer. Shape: ``a (n, C_in, *sp), sig (n, k, C_out, *sp_out)
     -> (n, k, q)``."""
@@ -86,7 +75,7 @@ def _conv_grads(m: nn.Module, a: Tensor, sig: Tensor, w_on: bool, b_on: bool) ->
     parts = []
     if w_on:
         one_d = isinstance(m, nn.Conv1d)
-        x = F.pad(a, _pads(m, 1 if one_d else 2))
+        x = F.pad(a, conv_pads(m))
         if one_d:
             x = x.unsqueeze(2)  # (n, C, L) -> (n, C, 1, L)
         ks, st, dl = [(1, *v) if one_d else v for v in (m.kernel_size, m.stride, m.dilation)]
