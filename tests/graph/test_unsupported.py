@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuralpaths import DGN, UnsupportedLayerError, gates, npf, npk, path_norm
+from neuralpaths import DGN, UnsupportedLayerError, gates, npf, npk, ntk, path_norm
 
 
 class Wrap(nn.Module):
@@ -133,3 +133,18 @@ def test_reflect_padding_is_refused():
 def test_non_module_is_a_type_error():
     with pytest.raises(TypeError, match="expected a torch.nn.Module, got list"):
         npk([nn.Linear(2, 2)], torch.randn(2, 2))
+
+
+def test_ntk_refuses_training_mode_batchnorm_before_running_it():
+    model = Wrap(nn.BatchNorm1d(4)).train()
+    with pytest.raises(ValueError, match=r"layer 'body' \(BatchNorm1d\) is in training mode"):
+        ntk(model, torch.randn(3, 3))
+
+
+def test_input_that_does_not_fit_the_module_is_one_line():
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+    with pytest.raises(ValueError, match=r"could not run on an input of shape \(4, 5\)") as err:
+        npk(model, torch.randn(4, 5))
+    assert "\n" not in str(err.value)
+    with pytest.raises(TypeError, match="input dtype torch.float64 does not match the model's torch.float32"):
+        npf(model, torch.randn(4, 3, dtype=torch.float64))

@@ -40,7 +40,13 @@ class PathModel:
     gating: nn.Module | None = None
 
     def gates(self, x: Tensor) -> dict[str, Tensor]:
-        return self.gate_fn(x)
+        try:
+            return self.gate_fn(x)
+        except RuntimeError as e:  # a shape mismatch deep inside the module: say so in one line
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ValueError(
+                f"the model could not run on an input of shape {tuple(x.shape)} (n, ...): {first}"
+            ) from None
 
     def value_input_for(self, x: Tensor) -> Tensor:
         return x if self.value_input == "x" else x.new_ones(x.shape)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from .gram import tiled_kernel
-from .ntk_modules import module_plan, module_terms
+from .ntk_modules import check_eval, module_plan, module_terms
 from .ntk_structured import plan_for, structured_terms
 
 PARAM_SETS = ("all", "trainable", "value", "gating")
@@ -197,6 +197,7 @@ def _module_ntk(
     layers = module_plan(model, names)
     if layers is None:
         return None
+    check_eval(model)
     with torch.no_grad():
         k = model(x1[:1]).reshape(1, -1).shape[1]
     try:

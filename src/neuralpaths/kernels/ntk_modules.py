@@ -59,7 +59,8 @@ def module_plan(model: nn.Module, names: list[str]) -> list[LayerSel] | None:
     return list(plan.values())
 
 
-def _check_eval(model: nn.Module) -> None:
+def check_eval(model: nn.Module) -> None:
+    """Refuse BatchNorm / Dropout in training mode (samples would not be independent)."""
     for name, m in model.named_modules():
         if m.training and isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)):
             raise ValueError(
@@ -108,7 +109,7 @@ def _bn_grads(m: nn.Module, a: Tensor, sig: Tensor, w_on: bool, b_on: bool) -> T
 
 def module_terms(model: nn.Module, plan: list[LayerSel], x: Tensor, k: int) -> list[Term]:
     """NTK terms of the layers in ``plan`` for a block of inputs ``x`` (see the module docstring)."""
-    _check_eval(model)
+    check_eval(model)
     seen: dict[int, list[tuple[Tensor, Tensor]]] = {}
 
     def hook(mod: nn.Module, inp: tuple, out: Tensor) -> None:
