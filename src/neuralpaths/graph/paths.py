@@ -49,10 +49,10 @@ def gate_list(pm: PathModel, x: Tensor) -> list[Tensor]:
 def count(pm: PathModel, in_shape: tuple[int, ...], ignore_bias: bool = False) -> int:
     """Number of paths into one output unit (the ``|w|^0`` network on ones)."""
     w = next(pm.value.parameters())
-    ones = torch.ones((1, *in_shape), dtype=w.dtype, device=w.device)
+    ones = torch.ones((1, *in_shape), dtype=torch.float64, device=w.device)
     with torch.no_grad():
         out = power(pm.graph, pm.value, ones, 0.0, ignore_bias)
-    return int(out.reshape(-1)[0].round().item())
+    return int(out.reshape(-1)[0].round().item())  # exact below 2^53
 
 
 def _table(pm: PathModel, in_shape: tuple[int, ...], max_paths: int, ignore_bias: bool, what: str):

@@ -135,8 +135,8 @@ def power(graph: PathGraph, root: nn.Module, h0: Tensor, p: float, ignore_bias: 
         h = env[s.inputs[0]] if s.inputs else None
         if s.kind in ("layer", "affine"):
             w, b = effective(root, s)
-            w = w.detach().abs() ** p
-            b = None if b is None or ignore_bias else b.detach().abs() ** p
+            w = w.detach().to(h0.dtype).abs() ** p  # computed in the input's dtype (counts: float64)
+            b = None if b is None or ignore_bias else b.detach().to(h0.dtype).abs() ** p
             if s.kind == "affine":
                 out = h * channel_view(w, h)
                 return out if b is None else out + channel_view(b, h)
