@@ -116,6 +116,23 @@ def test_resume_reruns_in_place(tmp_path):
     assert read_json(out / "results.json")["trace"] == before
 
 
+def test_resume_accepts_settings_added_since_the_run_started(tmp_path):
+    """A run folder written before an experiment gained a setting resumes (the new setting takes
+    its default); a changed value is still a different run."""
+    out = runner.run_experiment("toy", "smoke", out=tmp_path / "r", progress=False)
+    record = read_json(out / "config.json")
+    key, value = next(iter(record["config"].items()))
+    del record["config"][key]
+    (out / "config.json").write_text(json.dumps(record))
+    (out / "results.json").unlink()
+    runner.resume(out, progress=False)
+    assert read_json(out / "config.json")["config"][key] == value
+    record["config"]["unknown_old_setting"] = 1
+    (out / "config.json").write_text(json.dumps(record))
+    with pytest.raises(UserError, match="already holds a different run"):
+        runner.resume(out, progress=False)
+
+
 def test_failed_run_is_recorded(tmp_path):
     with pytest.raises(RuntimeError):
         runner.run_experiment("toy", overrides={"fail": True}, out=tmp_path / "f", progress=False)

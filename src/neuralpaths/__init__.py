@@ -9,7 +9,7 @@ from .gate import Gate, hard_gate, soft_gate
 from .graph import UnsupportedLayerError
 from .kernels import npk, npk_parts, ntk
 from .models import DGN, DLGN, MLP, Arch, ConvNet, ModuleDGN, ReLUNet
-from .paths import count_paths, gates, npf, npv, path_index, path_norm
+from .paths import count_paths, gates, npf, npv, path_index, path_norm, sub_architecture_paths
 
 __version__ = "0.1.0"
 
@@ -35,4 +35,5 @@ __all__ = [
     "path_index",
     "path_norm",
     "soft_gate",
+    "sub_architecture_paths",
 ]

@@ -185,6 +185,16 @@ def npf(
     return _npf_gather(model, x, *path_index(model, max_paths))
 
 
+def sub_architecture_paths(
+    model: nn.Module, *, in_shape: tuple[int, ...] | None = None, ignore_bias: bool = False
+) -> dict[str, int]:
+    """Paths into one output unit of each sub-architecture of a residual network (the keys of
+    :func:`neuralpaths.kernels.npk_parts`); they sum to :func:`count_paths`."""
+    pm = path_model(model)
+    shape = tuple(in_shape) if in_shape is not None else pm.input_shape("sub_architecture_paths")
+    return general.part_counts(pm, shape, ignore_bias)
+
+
 def _npf_gather(model: GatedModel, x: Tensor, idx: Tensor, fac: Tensor) -> Tensor:
     """``φ`` for any architecture from the enumerated paths (one gather per layer)."""
     phi = model.value_input_for(x).flatten(1)[:, idx[:, 0]] * fac  # (n, in_dim) -> (n, P)

@@ -91,7 +91,10 @@ def _prepare_dir(out: Path, config_record: dict) -> None:
     previous = out / "config.json"
     if previous.exists():
         old, new = read_json(previous), json.loads(to_json(config_record))
-        if old.get("config") != new["config"] or old.get("experiment") != new["experiment"]:
+        was = old.get("config") or {}
+        # settings added to an experiment since the run started take their defaults: still the same run
+        same = set(was) <= set(new["config"]) and all(new["config"][k] == v for k, v in was.items())
+        if not same or old.get("experiment") != new["experiment"]:
             raise UserError(
                 f"{out} already holds a different run; use `neuralpaths resume {out}` or choose another --out"
             )

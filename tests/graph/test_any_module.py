@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from neuralpaths import DGN, count_paths, gates, npf, npk, npv, ntk, path_norm
+from neuralpaths import DGN, count_paths, gates, npf, npk, npv, ntk, path_norm, sub_architecture_paths
 from neuralpaths.graph import path_model
 from neuralpaths.kernels import npk_parts, ntk_reference
 
@@ -130,3 +130,22 @@ def test_float32_modules_agree_with_float64():
     k64 = npk(model, x)
     k32 = npk(model.float(), x.float())
     assert k32.dtype == torch.float32 and rel(k32.double(), k64) < 1e-5
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_sub_architecture_path_counts_partition_the_paths(name):
+    model, x = build(name, 0), inputs(name, 2)
+    counts = sub_architecture_paths(model, in_shape=x.shape[1:])
+    assert sum(counts.values()) == count_paths(model, in_shape=x.shape[1:])
+    for label, n in counts.items():
+        choices = dict(item.split("=") for item in label.split(", "))
+        _, v = brute.enumerate_paths(name, model, x, choices)
+        assert n == v.shape[0]
+
+
+def test_describe_reads_any_model():
+    from neuralpaths import MLP
+    from neuralpaths.graph import describe
+
+    assert describe(build("maxpool", 0)).startswith("conv(1→2, 3x3) → relu → maxpool")
+    assert describe(MLP(3, [4], 2)) == "linear(3→4) → relu → linear(4→2)"

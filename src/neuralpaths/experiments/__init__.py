@@ -49,6 +49,7 @@ EXPERIMENTS: dict[str, str] = {
     "ntk-vs-npk": "ntk_vs_npk",
     "npk-alignment": "npk_alignment",
     "kernel-regimes": "kernel_regimes",
+    "resnet-ensemble": "resnet_ensemble",
 }
 
 

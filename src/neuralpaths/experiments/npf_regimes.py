@@ -1,4 +1,4 @@
-"""npf-regimes: do the gates hold what the network learned? (NPF paper, FC 5x128 on MNIST)
+"""npf-regimes: do the gates hold what the network learned? (NPF paper; FC 5x128 on MNIST by default)
 
 Trains the same architecture in the five regimes of the NPF paper — ReLU; FRNPF-II (random frozen
 gates); FRNPF-DI (frozen gates = the value net's initial weights); FLNPF (frozen gates copied from
@@ -20,6 +20,26 @@ Expected: FRNPF-II ≈ FRNPF-DI clearly below FLNPF ≈ DLNPF ≈ ReLU (paper, A
 Accuracies are reported two ways: at the epoch with the best accuracy on a held-out validation split
 (our headline number) and the maximum test accuracy over epochs (the official code's protocol, which
 used the test set for model selection).
+
+Architectures (``--set arch=...``): ``fc`` (the default: ``widths``, flattened images), the paper's
+conv nets ``vconv`` / ``gconv`` (conv ``channels`` 3x3 same, then flatten or global average pooling,
+dense ``dense``; image inputs), ``resnet`` (:func:`neuralpaths.models.resnet`: ``channels`` and
+``blocks`` per stage), or your own network: ``--set model=path/to/file.py:function`` calls
+``function(in_shape, num_classes)`` for an ``nn.Module`` of image inputs ``(C, H, W)`` (it overrides
+``arch``; ``examples/my_model.py`` is one). ``fc`` / ``vconv`` / ``gconv`` build their regimes with
+``DGN.regime``; modules with ``DGN.from_module`` (the ReLU regime is the module itself; a max-pool
+is gated too: soft in DLNPF). Every regime's weights are drawn by ``init`` from the seeds
+``1000·seed`` (ReLU) and ``1000·seed + i + 1`` (regime ``i``). The report names the architecture, its
+layers (one line) and its number of paths per output (bias paths included), and compares with the
+official row of the same (arch, data set, optimiser) only: FC/MNIST and VCONV/GCONV on CIFAR-10
+(``--preset paper-vconv`` / ``paper-gconv``, the Adam protocols; ``--set data_dir=`` the
+``cifar-10-batches-py`` folder), "no reference" otherwise. The NPK of the gate analysis includes bias
+paths.
+
+Smoke presets (seconds; they run in CI): ``smoke`` (FC), and on MNIST images with 500 training
+images, 1 epoch and tiny widths ``smoke-vconv`` / ``smoke-gconv`` / ``smoke-resnet`` (measured 5–8 s
+each on one CPU thread; they check the plumbing, not accuracy: one epoch of 4 steps leaves the
+GAP nets near chance). ``--set model=examples/my_model.py:build`` runs a user's network.
 """
 
 from __future__ import annotations
@@ -31,46 +51,35 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..data import load_dataset
 from ..errors import ConfigError
-from ..io import save_figure
 from ..kernels import npk, nu, target_alignment
-from ..models import DGN, Arch, ReLUNet
+from ..paths import gates as gates_of
 from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
+from ._npf_regimes_models import REGIMES, Nets, arch_name, describe, flat_inputs, load_builder
+from ._npf_regimes_report import LABELS, PAPER, plot, summary, tables  # noqa: F401 (the experiment protocol)
 
 NAME = "npf-regimes"
-DESCRIPTION = "NPF paper: ReLU vs frozen random / learned gates (FRNPF, FLNPF, DLNPF) on MNIST, FC 5x128"
+DESCRIPTION = (
+    "NPF paper: ReLU vs frozen random / learned gates (FRNPF, FLNPF, DLNPF); FC 5x128 on MNIST, "
+    "or VCONV / GCONV / ResNet / your own module"
+)
 RUNTIME = "~5 min on 2 CPU cores (default); paper preset ~2 h for 5 seeds"
-
-REGIMES = ("relu", "frnpf-ii", "frnpf-di", "flnpf", "dlnpf")
-LABELS = {"relu": "ReLU", "frnpf-ii": "FRNPF-II", "frnpf-di": "FRNPF-DI", "flnpf": "FLNPF", "dlnpf": "DLNPF"}
-# Official NPF repository README, FC 5x128 on MNIST, test % (mean ± std of 5 runs, best test epoch).
-PAPER = {
-    "adam": {
-        "frnpf-ii": (96.02, 0.13),
-        "frnpf-di": (96.09, 0.12),
-        "dlnpf": (98.22, 0.05),
-        "flnpf": (97.82, 0.02),
-        "relu": (98.14, 0.07),
-    },
-    "sgd": {
-        "frnpf-ii": (95.85, 0.10),
-        "frnpf-di": (95.85, 0.17),
-        "dlnpf": (97.86, 0.11),
-        "flnpf": (97.10, 0.09),
-        "relu": (97.85, 0.09),
-    },
-}
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
-    dataset: str = "mnist"
-    widths: tuple[int, ...] = (128, 128, 128, 128, 128)
+    dataset: str = "mnist"  # "mnist", "fashion-mnist", "cifar10" (with data_dir), "digits"
+    data_dir: str = ""  # folder of the data set files (CIFAR-10: cifar-10-batches-py)
+    arch: str = "fc"  # "fc" (widths), "vconv" / "gconv" (channels, dense), "resnet" (channels, blocks)
+    model: str = ""  # "path/to/file.py:function", called as function(in_shape, num_classes); overrides arch
+    widths: tuple[int, ...] = (128, 128, 128, 128, 128)  # fc: hidden widths
+    channels: tuple[int, ...] = ()  # vconv/gconv: convs (() = 64,64,128,128); resnet: stages (() = 16,32)
+    dense: tuple[int, ...] = (256, 256)  # vconv/gconv: dense widths after the convs
+    blocks: tuple[int, ...] = ()  # resnet: residual blocks per stage (() = one each)
     bias: bool = False
     init: str = "glorot"  # the Keras default the official code used
     regimes: tuple[str, ...] = REGIMES
@@ -79,6 +88,7 @@ class Config:
     batch_size: int = 128
     epochs: int = 20
     n_train: int = 0  # 0: the whole training split
+    n_test: int = 0  # 0: the whole test set (else a class-balanced subset)
     val_size: int = 5000
     beta: float = 4.0
     eps: float = 0.1
@@ -88,22 +98,15 @@ class Config:
     )
 
 
-def _arch(cfg: Config, data) -> Arch:
-    return Arch.mlp(data.in_shape[0], cfg.widths, data.num_classes, bias=cfg.bias)
-
-
-def _model(cfg: Config, name: str, arch: Arch, relu: ReLUNet | None) -> torch.nn.Module:
-    seed = 1000 * cfg.seed + REGIMES.index(name) + 1
-    if name == "relu":
-        return ReLUNet(arch, init=cfg.init, seed=1000 * cfg.seed)  # the ReLU net and its init
-    return DGN.regime(name, arch, seed=seed, init=cfg.init, relu_net=relu, beta=cfg.beta, eps=cfg.eps)
-
-
 def _one_vs_rest(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return 2.0 * torch.nn.functional.one_hot(labels, num_classes).double() - 1.0  # (n, classes) of ±1
 
 
-def _gate_analysis(cfg: Config, data, init: ReLUNet, trained: ReLUNet, dlnpf: DGN | None) -> dict:
+def _gate_analysis(
+    cfg: Config, data, init: torch.nn.Module, trained: torch.nn.Module, dlnpf: torch.nn.Module | None
+) -> dict:
+    """Gates and NPK (bias paths included) of the ReLU net at init and trained (and of DLNPF), on
+    ``npk_points`` test points; any architecture."""
     g = torch.Generator().manual_seed(cfg.seed)
     idx = torch.randperm(len(data.x_test), generator=g)[: cfg.npk_points]
     idx = idx[torch.argsort(data.y_test[idx], stable=True)]  # sorted by class for the pictures
@@ -111,11 +114,12 @@ def _gate_analysis(cfg: Config, data, init: ReLUNet, trained: ReLUNet, dlnpf: DG
     nets = {"relu-init": init, "relu-trained": trained}
     if dlnpf is not None:
         nets["dlnpf-trained"] = dlnpf
+    nets = {k: copy.deepcopy(m).double().eval() for k, m in nets.items()}
     out, kernels = {}, {}
     with torch.no_grad():
-        gates = {k: copy.deepcopy(m).double().gates(x) for k, m in nets.items()}
+        gates = {k: gates_of(m, x) for k, m in nets.items()}
         for k, m in nets.items():
-            h = npk(copy.deepcopy(m).double(), x, ignore_bias=True)
+            h = npk(m, x)
             kernels[k] = h
             targets = _one_vs_rest(y, data.num_classes)
             out[k] = {
@@ -124,29 +128,48 @@ def _gate_analysis(cfg: Config, data, init: ReLUNet, trained: ReLUNet, dlnpf: DG
             }
         changed = [(a != b).double().mean().item() for a, b in zip(gates["relu-init"], gates["relu-trained"])]
         active = [[g_.mean().item() for g_ in gates[k]] for k in ("relu-init", "relu-trained")]
-    small = {k: (v / v.trace()).float()[::5, ::5].tolist() for k, v in kernels.items()}  # thumbnail
+    step = max(1, len(idx) // 100)
+    small = {k: (v / v.trace()).float()[::step, ::step].tolist() for k, v in kernels.items()}  # thumbnail
     return {
         "models": out,
         "gates_changed_per_layer": changed,
         "gates_changed": float(np.mean(changed)),
         "active_init": active[0],
         "active_trained": active[1],
-        "labels": y[::5].tolist(),
+        "labels": y[::step].tolist(),
         "kernel_thumbnails": small,
         "points": len(idx),
     }
 
 
-def run(cfg: Config, out: Path) -> dict:
+def _check(cfg: Config) -> None:
     if cfg.val_size <= 0:
         raise ConfigError("npf-regimes selects epochs on a validation split: set val_size > 0 (e.g. 5000)")
     unknown = set(cfg.regimes) - set(REGIMES)
     if unknown or ("relu" not in cfg.regimes and "flnpf" in cfg.regimes):
         raise ConfigError(f"regimes must be among {REGIMES} (flnpf needs relu); got {cfg.regimes}")
+    if arch_name(cfg) == "model":
+        load_builder(cfg.model)  # the file and function exist (before loading any data)
+
+
+def _arch_record(cfg: Config, net: torch.nn.Module, data) -> dict:
+    """Which architecture ran: its kind, name, one-line layer summary and paths per output."""
+    kind = arch_name(cfg)
+    return {"kind": kind, "name": cfg.model if kind == "model" else kind, **describe(net, data.in_shape)}
+
+
+def run(cfg: Config, out: Path) -> dict:
+    _check(cfg)
     data = load_dataset(
-        cfg.dataset, val_size=cfg.val_size, seed=cfg.seed, n_train=cfg.n_train or None, flatten=True
+        cfg.dataset,
+        data_dir=cfg.data_dir or None,
+        val_size=cfg.val_size,
+        seed=cfg.seed,
+        n_train=cfg.n_train or None,
+        n_test=cfg.n_test or None,
+        flatten=flat_inputs(cfg),
     )
-    arch = _arch(cfg, data)
+    nets = Nets(cfg, data)  # checks the architecture (and a user's builder) before training
     train_cfg = TrainConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
@@ -156,13 +179,20 @@ def run(cfg: Config, out: Path) -> dict:
         seed=cfg.seed,
     )
     ckpt = out / "checkpoints"
-    results: dict = {"regimes": {}, "data": data.summary(), "paper_optimizer": cfg.optimizer}
+    kind = arch_name(cfg)
+    results: dict = {
+        "regimes": {},
+        "data": data.summary(),
+        "paper_optimizer": cfg.optimizer,
+        "setup": {"arch": kind, "dataset": data.name, "optimizer": cfg.optimizer},
+    }
     relu, relu_init, dlnpf = None, None, None
     order = [r for r in REGIMES if r in cfg.regimes]
     for name in order:
-        model = _model(cfg, name, arch, relu)
+        model = nets.relu() if name == "relu" else nets.regime(name, relu)
         if name == "relu":
             relu_init = copy.deepcopy(model)
+            results["arch"] = _arch_record(cfg, model, data)
         start = time.perf_counter()
         hist = fit(
             model,
@@ -189,123 +219,8 @@ def run(cfg: Config, out: Path) -> dict:
             "seconds": time.perf_counter() - start,
             "seconds_per_epoch": float(np.mean([e["seconds"] for e in epochs])),
         }
+    if "arch" not in results:  # no ReLU regime: describe a freshly built net
+        results["arch"] = _arch_record(cfg, nets.relu(), data)
     if relu is not None:
         results["gates"] = _gate_analysis(cfg, data, relu_init, relu, dlnpf)
     return results
-
-
-# --- tables, summary, figures -----------------------------------------------------------------
-def _paper(results: dict, name: str) -> str:
-    ref = PAPER.get(results.get("paper_optimizer", "adam"), {}).get(name)
-    return f"{ref[0]:.2f} ± {ref[1]:.2f}" if ref else "–"
-
-
-def tables(results: dict) -> dict[str, list[dict]]:
-    acc = [
-        {
-            "regime": LABELS[name],
-            "test_acc": r["test_acc"],
-            "best_test_acc": r["best_test_acc"],
-            "paper_best_test": _paper(results, name),
-            "val_acc": r["val_acc"],
-            "best_val_epoch": r["best_val_epoch"],
-            "s_per_epoch": r["seconds_per_epoch"],
-        }
-        for name, r in results["regimes"].items()
-    ]
-    out = {"Test accuracy (%)": acc}
-    if "gates" in results:
-        g = results["gates"]
-        rows = [
-            {"model": k, "nu": v["nu"], "centred_alignment": v.get("alignment")}
-            for k, v in g["models"].items()
-        ]
-        rows[1]["gates_changed"] = g["gates_changed"]
-        out["Gates and NPK (ν = yᵀ(H/tr H)⁻¹y, mean over classes; centred kernel-target alignment)"] = rows
-    return out
-
-
-def summary(results: dict) -> str:
-    r = {k: v["test_acc"] for k, v in results["regimes"].items()}
-    lines = [
-        "Test accuracy at the best-validation epoch: "
-        + ", ".join(f"{LABELS[k]} {v:.2f}%" for k, v in r.items())
-        + "."
-    ]
-    frozen = [r[k] for k in ("frnpf-ii", "frnpf-di") if k in r]
-    learned = [r[k] for k in ("relu", "flnpf", "dlnpf") if k in r]
-    if frozen and learned:
-        gap = min(learned) - max(frozen)
-        verdict = "holds" if gap > 0 else "does NOT hold"
-        lines.append(
-            f"Expected ordering (frozen random gates below learned gates) {verdict}: the worst "
-            f"learned-gate regime beats the best random-gate regime by {gap:+.2f} points."
-        )
-    if "gates" in results:
-        g = results["gates"]["models"]
-        lines.append(
-            f"Training flipped {100 * results['gates']['gates_changed']:.1f}% of the ReLU net's gates "
-            f"on {results['gates']['points']} test points; ν went from {g['relu-init']['nu']:.1f} "
-            f"(init) to {g['relu-trained']['nu']:.1f} (trained); the centred alignment of H with the "
-            f"one-vs-rest labels went from {g['relu-init'].get('alignment', float('nan')):.3f} to "
-            f"{g['relu-trained'].get('alignment', float('nan')):.3f} (higher is better aligned)."
-        )
-    return "\n\n".join(lines)
-
-
-def plot(results: dict, out: Path) -> list[Path]:
-    figs = out / "figures"
-    paths = []
-    fig = Figure(figsize=(7, 4))
-    ax = fig.add_subplot()
-    for name, r in results["regimes"].items():
-        epochs = np.arange(1, len(r["test_curve"]) + 1)
-        (line,) = ax.plot(epochs, r["test_curve"], marker="o", ms=3, label=f"{LABELS[name]} test")
-        ax.plot(epochs, r["val_curve"], ls="--", color=line.get_color(), alpha=0.6)
-    ax.set(
-        xlabel="epoch",
-        ylabel="accuracy (%)",
-        title="Test (solid) and validation (dashed) accuracy per regime",
-    )
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    paths.append(save_figure(fig, figs / "accuracy_curves.png"))
-
-    fig = Figure(figsize=(7, 4))
-    ax = fig.add_subplot()
-    names = list(results["regimes"])
-    xs = np.arange(len(names))
-    ours = [results["regimes"][n]["test_acc"] for n in names]
-    best = [results["regimes"][n]["best_test_acc"] for n in names]
-    ref = [PAPER.get(results.get("paper_optimizer", "adam"), {}).get(n, (np.nan, 0)) for n in names]
-    ax.bar(xs - 0.27, ours, 0.27, label="ours, best-val epoch")
-    ax.bar(xs, best, 0.27, label="ours, best test epoch")
-    ax.bar(xs + 0.27, [r[0] for r in ref], 0.27, yerr=[r[1] for r in ref], label="paper (best test, 5 runs)")
-    lo = min(min(ours), min(best), np.nanmin([r[0] for r in ref])) - 1.0
-    ax.set(
-        xticks=xs,
-        xticklabels=[LABELS[n] for n in names],
-        ylabel="test accuracy (%)",
-        ylim=(lo, 100),
-        title="Accuracy per regime, ours vs the official NPF table",
-    )
-    ax.legend(fontsize=8, loc="lower right")
-    paths.append(save_figure(fig, figs / "accuracy_vs_paper.png"))
-
-    if "gates" in results:
-        g = results["gates"]
-        thumbs = g["kernel_thumbnails"]
-        fig = Figure(figsize=(4 * len(thumbs) + 4, 4.2), layout="constrained")
-        axes = fig.subplots(1, len(thumbs) + 1)
-        for ax, (k, mat) in zip(axes, thumbs.items()):
-            im = ax.imshow(np.asarray(mat), cmap="viridis")
-            ax.set(title=f"H/tr H, {k}\nν = {g['models'][k]['nu']:.1f}", xticks=[], yticks=[])
-            fig.colorbar(im, ax=ax, fraction=0.046)
-        layers = np.arange(1, len(g["gates_changed_per_layer"]) + 1)
-        axes[-1].bar(layers, 100 * np.asarray(g["gates_changed_per_layer"]))
-        axes[-1].set(
-            xlabel="hidden layer", ylabel="% of gates flipped", title="ReLU gates changed by training"
-        )
-        fig.suptitle("NPK on test points sorted by class: learned gates make it block-diagonal")
-        paths.append(save_figure(fig, figs / "npk_init_vs_trained.png"))
-    return paths

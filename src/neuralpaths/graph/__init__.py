@@ -7,7 +7,16 @@ enumerate its paths, and form its kernels.
 """
 
 from .ir import KINDS, PathGraph, Step, UnsupportedLayerError
-from .model import PathModel, path_model
+from .model import PathModel, describe, path_model
 from .trace import trace
 
-__all__ = ["KINDS", "PathGraph", "PathModel", "Step", "UnsupportedLayerError", "path_model", "trace"]
+__all__ = [
+    "KINDS",
+    "PathGraph",
+    "PathModel",
+    "Step",
+    "UnsupportedLayerError",
+    "describe",
+    "path_model",
+    "trace",
+]

@@ -107,6 +107,30 @@ class PathGraph:
     def adds(self) -> list[Step]:
         return self.of_kind("add")
 
+    def ancestors(self, name: str) -> set[str]:
+        """The steps whose values flow into step ``name`` (itself included)."""
+        seen, todo = set(), [name]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo += list(self[n].inputs)
+        return seen
+
+    def bias_owners(self, choices: dict[str, int], late: dict[str, int]) -> set[str]:
+        """Layer/affine steps whose bias paths belong to the sub-architecture ``choices``
+        (``{add step: operand kept}``).
+
+        A bias path that starts after a residual add never meets it; it is counted with that add's
+        ``late[add]`` operand (the skip connection), so the sub-architectures partition the paths. A
+        bias is kept iff it is upstream of every add where ``choices`` takes the other operand.
+        """
+        keep = {s.name for s in self.of_kind("layer", "affine")}
+        for add, pick in choices.items():
+            if pick != late.get(add, 0):
+                keep &= self.ancestors(add)
+        return keep
+
     def layer_modules(self, root: nn.Module) -> dict[str, nn.Module]:
         """Step name -> the module of each ``layer``/``affine``/``bn`` step."""
         return {s.name: root.get_submodule(s.module) for s in self.of_kind("layer", "affine", "bn")}

@@ -91,6 +91,12 @@ class PathModel:
         return max(sizes)
 
 
+def describe(model: nn.Module) -> str:
+    """One line of the layers of any supported model, e.g. ``conv(1→8, 3x3, s2) → relu → maxpool → …``."""
+    pm = path_model(model)
+    return pm.graph.describe(pm.value)
+
+
 def _arch_sequential(model: nn.Module) -> nn.Sequential:
     """The value layers of an ``Arch`` model with a ReLU (a gate) after every hidden layer."""
     arch, layers = model.arch, list(model.value_layers)

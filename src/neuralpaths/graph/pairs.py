@@ -75,26 +75,6 @@ def _ones_conv(acc: Acc, m: nn.modules.conv._ConvNd, bias: bool) -> Acc:
     return acc.with_terms([Term(y, shape)], shape)
 
 
-def bias_owners(graph: PathGraph, choices: dict[str, int], late: dict[str, int]) -> set[str]:
-    """Steps whose bias paths belong to the sub-architecture ``choices``.
-
-    A bias path that starts after a residual add never meets it; it is counted with that add's
-    ``late[add]`` operand (the skip connection), so the sub-architectures partition the paths. A
-    bias is kept iff it is upstream of every add where ``choices`` takes the other operand.
-    """
-    keep = {s.name for s in graph.of_kind("layer", "affine")}
-    for add, pick in choices.items():
-        if pick != late.get(add, 0):
-            up, todo = set(), [add]
-            while todo:
-                n = todo.pop()
-                if n not in up:
-                    up.add(n)
-                    todo += list(graph[n].inputs)
-            keep &= up
-    return keep
-
-
 class _PairRun:
     """One block of pairs through the unit-weight network."""
 
@@ -214,7 +194,7 @@ def unit_kernel(
         units: the largest number of units of any step (sets the default block of rows).
         choices: ``{add step name: operand index}``: keep only that operand's paths there.
         late: ``{add step name: operand index}`` that owns the bias paths starting after the add
-            (default 0; see :func:`bias_owners`).
+            (default 0; see :meth:`PathGraph.bias_owners`).
 
     Shape:
         ``-> (n1, n2)``.
@@ -222,7 +202,7 @@ def unit_kernel(
     n1, n2 = len(h1), len(h2)
     rows = block_size or max(1, BLOCK_BYTES // (h1.element_size() * max(1, n2 * units)))
     out = h1.new_empty(n1, n2)
-    biases = set() if ignore_bias else bias_owners(graph, choices or {}, late or {})
+    biases = set() if ignore_bias else graph.bias_owners(choices or {}, late or {})
     opts = {"choices": choices or {}, "biases": biases}
     bar = progress_bar(
         range(0, n1, rows), desc="npk", unit="block", enabled=progress, delay=2.0 if progress is None else 0

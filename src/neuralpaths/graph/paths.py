@@ -46,12 +46,15 @@ def gate_list(pm: PathModel, x: Tensor) -> list[Tensor]:
     return [g.flatten(1) for g in pm.gates(x).values()]  # (n, *shape) -> (n, units)
 
 
-def count(pm: PathModel, in_shape: tuple[int, ...], ignore_bias: bool = False) -> int:
-    """Number of paths into one output unit (the ``|w|^0`` network on ones)."""
+def count(
+    pm: PathModel, in_shape: tuple[int, ...], ignore_bias: bool = False, choices: dict[str, int] | None = None
+) -> int:
+    """Number of paths into one output unit (the ``|w|^0`` network on ones), of one sub-architecture
+    with ``choices``."""
     w = next(pm.value.parameters())
     ones = torch.ones((1, *in_shape), dtype=torch.float64, device=w.device)
     with torch.no_grad():
-        out = power(pm.graph, pm.value, ones, 0.0, ignore_bias)
+        out = power(pm.graph, pm.value, ones, 0.0, ignore_bias, choices, late_operands(pm.graph))
     return int(out.reshape(-1)[0].round().item())  # exact below 2^53
 
 
@@ -93,20 +96,10 @@ def path_norm(pm: PathModel, p: float, per_output: bool, ignore_bias: bool, in_s
 
 
 # --- residual networks: the ensemble of sub-architectures -------------------------------------
-def _ancestors(graph: PathGraph, name: str) -> set[str]:
-    seen, todo = set(), [name]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo += list(graph[n].inputs)
-    return seen
-
-
 def operand_labels(graph: PathGraph, add: Step) -> tuple[str, str]:
     """``("skip", "branch")`` (or reversed) for a residual add: the operand with fewer weight layers
     since the two paths forked is the skip connection (identity or projection)."""
-    a, b = (_ancestors(graph, i) for i in add.inputs)
+    a, b = (graph.ancestors(i) for i in add.inputs)
     common = a & b
     la, lb = (sum(graph[n].kind in ("layer", "affine") for n in s - common) for s in (a, b))
     if la == lb:
@@ -157,3 +150,8 @@ def total_units(pm: PathModel, x: Tensor) -> int:
     """``Π`` over ReLU/LeakyReLU steps of their unit counts (``npk(normalize=True)``'s divisor)."""
     gates = pm.gates(x[:1])
     return math.prod(g[0].numel() for s, g in gates.items() if pm.graph[s].kind == "gate")
+
+
+def part_counts(pm: PathModel, in_shape: tuple[int, ...], ignore_bias: bool = False) -> dict[str, int]:
+    """Paths into one output unit per sub-architecture (labels as :func:`sub_architectures`)."""
+    return {label: count(pm, in_shape, ignore_bias, ch) for label, ch in sub_architectures(pm.graph).items()}

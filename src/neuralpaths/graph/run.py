@@ -128,15 +128,31 @@ def gated(graph: PathGraph, root: nn.Module, h0: Tensor, gates: dict[str, Tensor
     return evaluate(graph, h0, handle)[0]
 
 
-def power(graph: PathGraph, root: nn.Module, h0: Tensor, p: float, ignore_bias: bool = False) -> Tensor:
-    """The ``|w|^p`` network (see the module docstring) on ``h0``; ``p = 0`` counts paths."""
+def power(
+    graph: PathGraph,
+    root: nn.Module,
+    h0: Tensor,
+    p: float,
+    ignore_bias: bool = False,
+    choices: dict[str, int] | None = None,
+    late: dict[str, int] | None = None,
+) -> Tensor:
+    """The ``|w|^p`` network (see the module docstring) on ``h0``; ``p = 0`` counts paths.
+
+    ``choices`` (``{add step: operand}``) restricts it to one sub-architecture's paths (bias paths
+    after an add go with its ``late`` operand: :meth:`PathGraph.bias_owners`).
+    """
+    choices = choices or {}
+    biases = set() if ignore_bias else graph.bias_owners(choices, late or {})
 
     def handle(s: Step, env: dict[str, Any]) -> Any:
         h = env[s.inputs[0]] if s.inputs else None
+        if s.kind == "add" and s.name in choices:
+            return env[s.inputs[choices[s.name]]]
         if s.kind in ("layer", "affine"):
             w, b = effective(root, s)
             w = w.detach().to(h0.dtype).abs() ** p  # computed in the input's dtype (counts: float64)
-            b = None if b is None or ignore_bias else b.detach().to(h0.dtype).abs() ** p
+            b = None if b is None or s.name not in biases else b.detach().to(h0.dtype).abs() ** p
             if s.kind == "affine":
                 out = h * channel_view(w, h)
                 return out if b is None else out + channel_view(b, h)

@@ -1,4 +1,5 @@
-"""Models: ReLU networks, deep gated networks (DGN) and deep linearly gated networks (DLGN)."""
+"""Models: ReLU networks, deep gated networks (DGN), deep linearly gated networks (DLGN) and a small
+residual network builder (:func:`resnet`)."""
 
 from .arch import Arch, gated_forward, make_layers, relu_forward
 from .base import GatedModel
@@ -7,7 +8,8 @@ from .dgn import DGN, GATINGS, REGIMES
 from .dlgn import DLGN
 from .init import init_layers_
 from .mlp import MLP, ReLUNet
-from .module_dgn import ModuleDGN
+from .module_dgn import ModuleDGN, reinitialise_
+from .resnet import resnet
 from .univariate import Univariate
 
 __all__ = [
@@ -25,5 +27,7 @@ __all__ = [
     "gated_forward",
     "init_layers_",
     "make_layers",
+    "reinitialise_",
     "relu_forward",
+    "resnet",
 ]
