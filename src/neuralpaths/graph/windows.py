@@ -98,13 +98,15 @@ def windows(
         k, s, p, d = per_dim[i]
         extra = max(0, (outs[i] - 1) * s + d * (k - 1) + 1 - (t.shape[2 + i] + 2 * p))
         pads += [p, p + extra]
-    t = F.pad(t, pads, value=fill)
+    if any(pads):
+        t = F.pad(t, pads, value=fill)
     n, c = t.shape[:2]
-    ks, ss, ds = [tuple(pd[j] for pd in per_dim) for j in (0, 1, 3)]
-    cols = F.unfold(t.reshape(n * c, 1, *t.shape[2:]), ks, dilation=ds, stride=ss)  # (n C, K, L)
-    cols = cols[:, :, : outs[0] * outs[1]]
+    (k0, s0, _, d0), (k1, s1, _, d1) = per_dim
+    v = t.unfold(2, d0 * (k0 - 1) + 1, s0).unfold(3, d1 * (k1 - 1) + 1, s1)  # (n, C, O0, O1, span0, span1)
+    v = v[:, :, : outs[0], : outs[1], ::d0, ::d1]  # strided views so far: (n, C, O0, O1, k0, k1)
+    cols = v.permute(0, 1, 4, 5, 2, 3).reshape(n, c, k0 * k1, outs[0] * outs[1])  # one copy: (n, C, K, L)
     out_shape = tuple(outs) if w["dims"] == 2 else (outs[1],)
-    return cols.reshape(n, c, cols.shape[1], cols.shape[2]), out_shape
+    return cols, out_shape
 
 
 def selection(q: Tensor, w: dict, beta: float = math.inf) -> Tensor:
