@@ -136,4 +136,3 @@ def test_value_and_gating_selections_need_untied_networks():
     dgn = DGN.from_module(build("mlp_bias", 0), "relu")
     with pytest.raises(ValueError, match="share their weights"):
         ntk(dgn, inputs("mlp_bias", 3), params="value")
-
