@@ -151,9 +151,14 @@ def ntk(
         raise ValueError(f"params={params!r} selects no parameters of this model")
     k = plan.arch.out_dim
     chosen = set(names)
+    return _tiled(lambda xb: structured_terms(plan, xb, chosen, k), x1, x2, k, block_size, progress)
+
+
+def _tiled(make_terms, x1: Tensor, x2: Tensor | None, k: int, block_size, progress) -> Tensor:
+    """The kernel from per-block terms, as ``(n1, n2)`` or ``(n1, n2, k, k)``."""
     with torch.no_grad():
         flat = tiled_kernel(
-            lambda xb: structured_terms(plan, xb, chosen, k),
+            make_terms,
             x1.detach(),
             None if x2 is None else x2.detach(),
             k,
@@ -201,21 +206,9 @@ def _module_ntk(
     with torch.no_grad():
         k = model(x1[:1]).reshape(1, -1).shape[1]
     try:
-        flat = tiled_kernel(
-            lambda xb: module_terms(model, layers, xb, k),
-            x1.detach(),
-            None if x2 is None else x2.detach(),
-            k,
-            block_size=block_size,
-            progress=progress,
-            desc="ntk",
-        )
+        return _tiled(lambda xb: module_terms(model, layers, xb, k), x1, x2, k, block_size, progress)
     except LookupError:  # a layer ran twice: shared weights
         return None
-    if k == 1:
-        return flat
-    n1, n2 = len(x1), flat.shape[1] // k
-    return flat.view(n1, k, n2, k).permute(0, 2, 1, 3).contiguous()  # (n1 k, n2 k) -> (n1, n2, k, k)
 
 
 def value_ntk_constant(sigmas: Sequence[float]) -> float:
