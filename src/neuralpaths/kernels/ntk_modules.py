@@ -107,6 +107,7 @@ def _bn_grads(m: nn.Module, a: Tensor, sig: Tensor, w_on: bool, b_on: bool) -> T
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
 
+@torch.enable_grad()  # callers (the tiled kernel) run under no_grad
 def module_terms(model: nn.Module, plan: list[LayerSel], x: Tensor, k: int) -> list[Term]:
     """NTK terms of the layers in ``plan`` for a block of inputs ``x`` (see the module docstring)."""
     check_eval(model)
@@ -118,13 +119,12 @@ def module_terms(model: nn.Module, plan: list[LayerSel], x: Tensor, k: int) -> l
     handles = [sel.module.register_forward_hook(hook) for sel in plan]
     try:
         with torch.enable_grad():
-            y = model(x.detach().requires_grad_(True))
+            y = model(x.detach().requires_grad_(True)).reshape(len(x), -1)  # (b,) or (b, k) -> (b, k)
     finally:
         for h in handles:
             h.remove()
     if any(len(seen.get(id(sel.module), [])) != 1 for sel in plan):
         raise LookupError("a layer ran more than once (or not at all) in one forward pass")
-    y = y.reshape(len(x), -1)  # (b,) or (b, k) -> (b, k)
     outs = [seen[id(sel.module)][0][1] for sel in plan]
     live = [i for i, o in enumerate(outs) if o.requires_grad]  # others: behind hard gates, no gradient
     grads: list[list[Tensor | None]] = [[None] * len(outs) for _ in range(k)]
