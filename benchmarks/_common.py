@@ -78,7 +78,7 @@ def sym_gram_flops(n: int, p: int) -> float:
     (recursive halving down to ``_LEAF`` rows; ``2·m·k·p`` per ``m x k`` product)."""
     from neuralpaths.kernels import gram
 
-    if gram.SYMMETRIC == "full" or n <= gram._LEAF:
+    if n <= gram._LEAF:
         return 2.0 * n * n * p
     h = n // 2
     return sym_gram_flops(h, p) + 2.0 * (n - h) * h * p + sym_gram_flops(n - h, p)

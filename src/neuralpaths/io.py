@@ -77,6 +77,12 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def metrics_logger(out: str | os.PathLike, **tags: Any) -> Callable[[dict], None]:
+    """A callback appending ``{**tags, **record}`` to ``out/metrics.jsonl`` (a run's per-epoch log)."""
+    path = Path(out) / "metrics.jsonl"
+    return lambda record: append_jsonl(path, {**tags, **record})
+
+
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """Append one JSON line (a single write of a whole line; readers skip a torn last line)."""
     path = Path(path)

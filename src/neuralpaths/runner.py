@@ -18,7 +18,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +37,7 @@ from .config import (  # noqa: F401 (re-exported: the runner is where scripts lo
     read_config_file,
 )
 from .errors import ConfigError, UserError
-from .io import append_jsonl, atomic_write_json, read_json, to_json, write_rows_csv
+from .io import append_jsonl, atomic_write_json, metrics_logger, read_json, to_json, write_rows_csv  # noqa: F401 (metrics_logger re-exported)
 from .progress import progress_disabled
 
 PRESET_NAMES = ("default", "smoke", "paper")
@@ -111,12 +111,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the global RNG third-party code may use)
     torch.manual_seed(seed)
-
-
-def metrics_logger(out: str | os.PathLike, **tags: Any) -> Callable[[dict], None]:
-    """A callback appending ``{**tags, **record}`` to ``out/metrics.jsonl``."""
-    path = Path(out) / "metrics.jsonl"
-    return lambda record: append_jsonl(path, {**tags, **record})
 
 
 def _status(out: Path, state: str, **extra: Any) -> None:

@@ -12,9 +12,8 @@ import torch
 
 from neuralpaths import runner
 from neuralpaths.errors import ConfigError
-from neuralpaths.experiments._ntk_vs_npk_conv import shared_weight_npk
 from neuralpaths.io import read_json
-from neuralpaths.kernels import npk, ntk, value_ntk_constant
+from neuralpaths.kernels import npk, ntk, shared_weight_npk, value_ntk_constant
 from neuralpaths.models import DGN, Arch
 from neuralpaths.paths import npf, path_index, unrolled_layers
 
@@ -75,7 +74,7 @@ def test_value_ntk_expectation_is_shift_summed_npk_exactly():
         with torch.no_grad():
             conv.weight.copy_(sigma[0] * s[:9].view_as(conv.weight))
             out.weight.copy_(sigma[1] * s[9:].view_as(out.weight))
-        total += ntk(model, x, params="value")
+        total += ntk(model, x, wrt="value")
     mean = total / 2**10
     c = value_ntk_constant(sigma)
     torch.testing.assert_close(mean, c * shared_weight_npk(model, x), rtol=1e-10, atol=1e-12)

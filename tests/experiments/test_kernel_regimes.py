@@ -11,7 +11,7 @@ from neuralpaths.errors import ConfigError
 from neuralpaths.experiments import _kernel_regimes_kernels as kk
 from neuralpaths.experiments import kernel_regimes
 from neuralpaths.io import read_json
-from neuralpaths.kernels import KernelRegressor, npk, npk_limit, ntk, one_hot, relu_ntk, target_alignment
+from neuralpaths.kernels import KernelRegressor, npk, npk_limit, ntk, one_hot, relu_ntk
 from neuralpaths.models import Arch, ReLUNet
 
 KERNELS = tuple(kk.KERNELS)
@@ -19,25 +19,6 @@ KERNELS = tuple(kk.KERNELS)
 
 def _net(k: int, bias: bool = False, seed: int = 0) -> ReLUNet:
     return ReLUNet(Arch.mlp(6, [5, 4], k, bias=bias), init="torch", seed=seed).double()
-
-
-@pytest.mark.parametrize("bias", [False, True])
-def test_trace_ntk_is_the_mean_of_the_diagonal_output_blocks(bias):
-    g = torch.Generator().manual_seed(0)
-    x, x2 = (
-        torch.randn(7, 6, generator=g, dtype=torch.float64),
-        torch.randn(4, 6, generator=g, dtype=torch.float64),
-    )
-    net = _net(3, bias)
-    for a, b in ((x, None), (x, x2)):
-        full = ntk(net, a, b, params="all")  # (n1, n2, 3, 3)
-        want = full.diagonal(dim1=2, dim2=3).mean(-1)
-        torch.testing.assert_close(kk.trace_ntk(net, a, b), want, rtol=1e-12, atol=1e-12)
-    # one output: the trace NTK is the NTK
-    one = _net(1, bias)
-    torch.testing.assert_close(
-        kk.trace_ntk(one, x, x2), ntk(one, x, x2, params="all"), rtol=1e-12, atol=1e-12
-    )
 
 
 def test_kernel_fn_gives_the_library_kernels():
@@ -62,16 +43,6 @@ def test_kernel_fn_gives_the_library_kernels():
         torch.testing.assert_close(f(net, x2, x), ref(x2, x), rtol=1e-10, atol=1e-12, msg=name)
     with pytest.raises(ValueError, match="unknown kernel 'nngp'"):
         kk.kernel_fn("nngp", widths)
-
-
-def test_centred_target_alignment_matches_the_library():
-    g = torch.Generator().manual_seed(2)
-    a = torch.randn(30, 8, generator=g, dtype=torch.float64)
-    k = a @ a.T + 3.0  # a constant offset: centring matters
-    y = one_hot(torch.randint(0, 4, (30,), generator=g), 4, dtype=torch.float64)
-    got = kk.centred_target_alignment(k, y)
-    assert got == pytest.approx(target_alignment(k, y, centered=True), rel=1e-12)
-    assert got != pytest.approx(target_alignment(k, y, centered=False), rel=1e-3)
 
 
 def test_centring_the_one_hot_targets_changes_no_prediction():

@@ -9,8 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from neuralpaths import MLP, npk
-from neuralpaths.io import save_figure
-from neuralpaths.runner import metrics_logger
+from neuralpaths.io import metrics_logger, save_figure
 
 NAME = "toy"
 DESCRIPTION = "NPK trace of a random MLP (runner test)"

@@ -95,15 +95,17 @@ def test_gram_into_symmetric_fills_the_lower_triangle(monkeypatch, dtype):
 @pytest.mark.parametrize("mode", ["blocks", "full"])
 def test_every_symmetric_gram_mode_gives_the_same_kernel(monkeypatch, mode):
     """The recursive lower-triangle product (small leaves to exercise it) and the full product."""
-    monkeypatch.setattr(gram, "SYMMETRIC", mode)
     monkeypatch.setattr(gram, "_LEAF", 2)
     a = torch.randn(11, 4, dtype=torch.float64)
     out = torch.full((11, 11), 3.0, dtype=torch.float64)
-    gram_into(a, None, out)
+    gram_into(a, None, out, symmetric=mode)
     assert torch.allclose(out.tril(), (a @ a.T).tril())
-    gram_into(a, None, out, accumulate=True)
+    gram_into(a, None, out, accumulate=True, symmetric=mode)
     assert torch.allclose(out.tril(), 2 * (a @ a.T).tril())
     make = _make_terms(2, seed=3)
     x = torch.randn(9, 4, dtype=torch.float64)
     want = _dense(make(x), make(x), 2)
-    assert torch.allclose(tiled_kernel(make, x, None, 2, block_size=4, progress=False), want)
+    got = tiled_kernel(make, x, None, 2, block_size=4, progress=False, symmetric=mode)
+    assert torch.allclose(got, want)
+    with pytest.raises(ValueError, match="unknown symmetric mode 'half'"):
+        tiled_kernel(make, x, None, 2, symmetric="half")

@@ -20,6 +20,11 @@ from neuralpaths.models import init_layers_
 D_IN, N, WIDTH, DRAWS = 5, 6, 384, 120
 
 
+def _arch(depth: int, widths=None, bias: bool = False) -> Arch:
+    """A fully connected architecture of ``depth`` weight layers (hidden widths ``widths``)."""
+    return Arch.mlp(D_IN, widths or [WIDTH] * (depth - 1), 1, bias=bias)
+
+
 def _x(seed=0, n=N):
     return torch.randn(n, D_IN, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
@@ -51,8 +56,8 @@ def _empirical(net, x, sigma_w, sigma_b):
     sp = ntk(net, x)
     ntk_param = 0
     for i, m in enumerate(net.layers):
-        kw = ntk(net, x, params=[f"layers.{i}.weight"])
-        kb = ntk(net, x, params=[f"layers.{i}.bias"])
+        kw = ntk(net, x, wrt=[f"layers.{i}.weight"])
+        kb = ntk(net, x, wrt=[f"layers.{i}.bias"])
         ntk_param = ntk_param + sigma_w**2 / m.weight.shape[1] * kw + sigma_b**2 * kb
     with torch.no_grad():
         h = x
@@ -69,11 +74,11 @@ def test_monte_carlo_mean_of_wide_nets_matches_closed_forms(depth, sigma_w, sigm
     sps, ntks, nngps = zip(
         *(_empirical(_gaussian_init_(net, sigma_w, sigma_b, gen), x, sigma_w, sigma_b) for _ in range(DRAWS))
     )
-    kw = {"depth": depth, "sigma_w": sigma_w, "sigma_b": sigma_b}
-    _within_4se(list(ntks), relu_ntk(x, **kw))
-    _within_4se(list(nngps), relu_nngp(x, **kw))
-    # the network has trainable biases even when they start at zero
-    _within_4se(list(sps), relu_ntk(x, **kw, parameterization="standard", widths=WIDTH, bias=True))
+    kw = {"sigma_w": sigma_w, "sigma_b": sigma_b}
+    arch = _arch(depth, bias=True)  # the network has trainable biases even when they start at zero
+    _within_4se(list(ntks), relu_ntk(arch, x, **kw))
+    _within_4se(list(nngps), relu_nngp(arch, x, **kw))
+    _within_4se(list(sps), relu_ntk(arch, x, **kw, parameterization="standard"))
 
 
 def test_depth_two_ntk_by_hand():
@@ -86,30 +91,52 @@ def test_depth_two_ntk_by_hand():
     want = (
         sw**4 * norms / (2 * math.pi * D_IN) * (torch.sin(theta) + 2 * (math.pi - theta) * torch.cos(theta))
     )
-    assert torch.allclose(relu_ntk(x1, x2, depth=2, sigma_w=sw), want, rtol=1e-12)
+    assert torch.allclose(relu_ntk(_arch(2), x1, x2, sigma_w=sw), want, rtol=1e-12)
     nngp = sw**4 * norms / (2 * math.pi * D_IN) * (torch.sin(theta) + (math.pi - theta) * torch.cos(theta))
-    assert torch.allclose(relu_nngp(x1, x2, depth=2, sigma_w=sw), nngp, rtol=1e-12)
+    assert torch.allclose(relu_nngp(_arch(2), x1, x2, sigma_w=sw), nngp, rtol=1e-12)
 
 
 def test_depth_one_is_the_linear_kernel():
+    """No hidden layer (an Arch cannot express it): the older calling convention, which warns."""
     x1, x2 = _x(4, 4), _x(5, 2)
     lin = 2.0 * (x1 @ x2.T) / D_IN + 0.09
     for p in ("ntk", "standard"):
-        got = relu_ntk(x1, x2, depth=1, sigma_w=math.sqrt(2), sigma_b=0.3, parameterization=p, widths=[])
+        with pytest.deprecated_call(match=r"relu_ntk\(x1, x2, depth=...\) is deprecated"):
+            got = relu_ntk(x1, x2, depth=1, sigma_w=math.sqrt(2), sigma_b=0.3, parameterization=p, widths=[])
         want = lin if p == "ntk" else D_IN * (lin - 0.09) / 2 + 1  # ⟨x,x'⟩ + 1 (bias)
         assert torch.allclose(got, want, rtol=1e-12)
-    assert torch.allclose(relu_nngp(x1, x2, depth=1, sigma_b=0.3), lin, rtol=1e-12)
+    with pytest.deprecated_call():
+        assert torch.allclose(relu_nngp(x1, x2, depth=1, sigma_b=0.3), lin, rtol=1e-12)
+
+
+def test_older_calling_convention_gives_the_same_kernels():
+    x1, x2 = _x(4, 4), _x(5, 2)
+    with pytest.deprecated_call():
+        old = relu_ntk(x1, x2, depth=3, parameterization="standard", widths=[7, 5], bias=True)
+    assert torch.equal(
+        old, relu_ntk(Arch.mlp(D_IN, [7, 5], 1, bias=True), x1, x2, parameterization="standard")
+    )
+    with pytest.deprecated_call():
+        old = npk_limit(x1, x2, depth=3, gating="linear")
+    assert torch.equal(old, npk_limit(_arch(3), x1, x2, gating="linear"))
+
+
+def test_a_dgn_gives_its_own_gating_and_value_input():
+    x = _x(6, 5)
+    dlgn = DGN(_arch(3), gating="linear", value_input="ones")
+    assert torch.equal(npk_limit(dlgn, x), npk_limit(_arch(3), x, gating="linear", value_input="ones"))
+    assert torch.equal(relu_ntk(MLP(D_IN, [4, 4]), x), relu_ntk(_arch(3), x))
 
 
 def test_ntk_recursion_equals_sum_over_layers_and_diagonal():
     x = _x(6, 5)
-    k = relu_ntk(x, depth=4, sigma_w=1.2, sigma_b=0.2)
+    k = relu_ntk(_arch(4), x, sigma_w=1.2, sigma_b=0.2)
     assert torch.allclose(k, k.T)
-    assert torch.allclose(relu_ntk(x, x, depth=4, sigma_w=1.2, sigma_b=0.2), k)
+    assert torch.allclose(relu_ntk(_arch(4), x, x, sigma_w=1.2, sigma_b=0.2), k)
     # He scaling (σ_w² = 2, no bias) keeps 2⟨x,x⟩/d on the NNGP's diagonal; the NTK's is d times that
     diag = (x * x).sum(1) * 2 / D_IN
-    assert torch.allclose(relu_nngp(x, depth=4).diagonal(), diag)
-    assert torch.allclose(relu_ntk(x, depth=4).diagonal(), 4 * diag)
+    assert torch.allclose(relu_nngp(_arch(4), x).diagonal(), diag)
+    assert torch.allclose(relu_ntk(_arch(4), x).diagonal(), 4 * diag)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +157,7 @@ def test_npk_limit_matches_monte_carlo_of_wide_random_gates(gating, sigma_b, val
                 for m in dgn.gating:
                     m.bias.copy_(sigma_b * torch.randn(m.bias.shape, generator=gen, dtype=torch.float64))
         draws.append(npk(dgn, x, normalize=True, ignore_bias=True))
-    want = npk_limit(x, depth=depth, gating=gating, sigma_b=sigma_b, value_input=value_input)
+    want = npk_limit(arch, x, gating=gating, sigma_b=sigma_b, value_input=value_input)
     _within_4se(draws, want)
 
 
@@ -142,56 +169,60 @@ def test_npk_limit_relu_angle_recursion_by_hand():
     for _ in range(3):
         want = want * (math.pi - theta) / (2 * math.pi)
         theta = torch.arccos((torch.sin(theta) + (math.pi - theta) * torch.cos(theta)) / math.pi)
-    assert torch.allclose(npk_limit(x1, x2, depth=4), want, rtol=1e-12)
+    assert torch.allclose(npk_limit(_arch(4), x1, x2), want, rtol=1e-12)
     same = (math.pi - torch.arccos((x1 @ x2.T / (x1.norm() * x2.norm())).clamp(-1, 1))) / (2 * math.pi)
-    assert torch.allclose(npk_limit(x1, x2, depth=4, gating="linear"), x1 @ x2.T * same**3, rtol=1e-12)
+    assert torch.allclose(npk_limit(_arch(4), x1, x2, gating="linear"), x1 @ x2.T * same**3, rtol=1e-12)
 
 
 def test_zero_input_gives_zero_not_nan():
     x = torch.zeros(2, D_IN, dtype=torch.float64)
     x[1, 0] = 1.0
-    for k in (relu_ntk(x, depth=3), relu_nngp(x, depth=3), npk_limit(x, depth=3)):
+    for k in (relu_ntk(_arch(3), x), relu_nngp(_arch(3), x), npk_limit(_arch(3), x)):
         assert torch.isfinite(k).all()
         assert k[0].abs().max() == 0
 
 
 def test_errors():
     x = _x()
-    with pytest.raises(ValueError, match="depth is the number of weight layers"):
-        relu_ntk(x, depth=0)
-    with pytest.raises(ValueError, match="needs the hidden widths"):
-        relu_ntk(x, depth=3, parameterization="standard")
-    with pytest.raises(ValueError, match="must give 2 positive hidden widths"):
-        relu_ntk(x, depth=3, parameterization="standard", widths=[4])
     with pytest.raises(ValueError, match="unknown parameterization"):
-        relu_ntk(x, depth=3, parameterization="mup")
+        relu_ntk(_arch(3), x, parameterization="mup")
     with pytest.raises(ValueError, match="flatten images"):
-        relu_nngp(x.view(N, 1, D_IN), depth=2)
+        relu_nngp(_arch(2), x.view(N, 1, D_IN))
     with pytest.raises(ValueError, match="unknown gating"):
-        npk_limit(x, depth=2, gating="tanh")
+        npk_limit(_arch(2), x, gating="tanh")
     with pytest.raises(ValueError, match="sigma_w > 0"):
-        relu_nngp(x, depth=2, sigma_w=0.0)
+        relu_nngp(_arch(2), x, sigma_w=0.0)
     with pytest.raises(ValueError, match="block_size must be a positive int"):
-        relu_ntk(x, depth=2, block_size=0)
+        relu_ntk(_arch(2), x, block_size=0)
+    with pytest.raises(ValueError, match="inputs have 5 features but the architecture takes 7"):
+        relu_ntk(Arch.mlp(7, [3]), x)
+    with pytest.raises(ValueError, match="covers fully connected ReLU nets; this architecture has conv"):
+        relu_ntk(Arch.gconv(1, 4, 2, channels=(2,), dense=(2,)), x)
+    with pytest.raises(TypeError, match="must be an Arch or a library model, got str"):
+        relu_ntk("mlp", x)
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="depth is the number of weight layers"):
+        relu_ntk(x, depth=0)
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="needs the hidden widths"):
+        relu_ntk(x, depth=3, parameterization="standard")
+    with pytest.deprecated_call(), pytest.raises(ValueError, match="must give 2 positive hidden widths"):
+        relu_ntk(x, depth=3, parameterization="standard", widths=[4])
 
 
 @pytest.mark.parametrize(
     "kernel",
     [
-        lambda a, b, bs: relu_nngp(a, b, depth=4, sigma_b=0.3, block_size=bs),
-        lambda a, b, bs: relu_ntk(a, b, depth=4, block_size=bs),
-        lambda a, b, bs: relu_ntk(
-            a, b, depth=4, parameterization="standard", widths=[7, 5, 3], block_size=bs
-        ),
-        lambda a, b, bs: npk_limit(a, b, depth=4, gating="linear", block_size=bs),
-        lambda a, b, bs: npk_limit(a, b, depth=4, block_size=bs),
+        lambda a, b, bs: relu_nngp(_arch(4), a, b, sigma_b=0.3, block_size=bs),
+        lambda a, b, bs: relu_ntk(_arch(4), a, b, block_size=bs),
+        lambda a, b, bs: relu_ntk(_arch(4, [7, 5, 3]), a, b, parameterization="standard", block_size=bs),
+        lambda a, b, bs: npk_limit(_arch(4), a, b, gating="linear", block_size=bs),
+        lambda a, b, bs: npk_limit(_arch(4), a, b, block_size=bs),
     ],
     ids=["nngp", "ntk", "ntk-standard", "npk-limit-linear", "npk-limit-relu"],
 )
 def test_row_blocks_equal_one_pass_and_symmetric_is_exact(kernel):
     x = _x(n=8)
     x2 = x[:5].flip(0)
-    whole = kernel(x, None, None)
+    whole = kernel(x, None, len(x))  # one block
     blocked = kernel(x, None, 3)  # several blocks and a ragged last one
     torch.testing.assert_close(blocked, whole, rtol=1e-13, atol=1e-13)
     assert torch.equal(blocked, blocked.T)

@@ -94,3 +94,16 @@ def test_metric_input_errors():
         kernel_alignment(_psd(4), _psd(5))
     with pytest.raises(ValueError, match="unknown reduction"):
         nu(_psd(), _y(), reduction="mean")
+
+
+def test_centred_target_alignment_equals_the_explicit_centring():
+    """The memory-saving form (no n × n temporaries) equals ``⟨HKH, HYYᵀH⟩ / (‖HKH‖ ‖HYYᵀH‖)``."""
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(30, 8, generator=g, dtype=torch.float64)
+    k = a @ a.T + 3.0  # a constant offset: centring matters
+    y = torch.nn.functional.one_hot(torch.randint(0, 4, (30,), generator=g), 4).double()
+    h = torch.eye(30, dtype=torch.float64) - 1.0 / 30
+    hkh, hyy = h @ k @ h, h @ y @ y.T @ h
+    want = float((hkh * hyy).sum() / (hkh.norm() * hyy.norm()))
+    assert target_alignment(k, y, centered=True) == pytest.approx(want, rel=1e-12)
+    assert target_alignment(k, y, centered=False) != pytest.approx(want, rel=1e-3)

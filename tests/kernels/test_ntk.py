@@ -48,7 +48,7 @@ def test_reference_ntk_equals_autograd_loop(name, params):
         params, [n for n, _ in model.named_parameters() if n.startswith(params + ".")]
     )
     want = autograd_ntk(model, x, names)
-    got = ntk(model, x, params=params)
+    got = ntk(model, x, wrt=params)
     if model.arch.out_dim == 1:
         want = want[:, :, 0, 0]
     assert got.shape == want.shape
@@ -68,13 +68,13 @@ def test_ntk_shapes_and_cross_kernel():
 
 def test_hard_gate_dgn_gating_ntk_is_zero():
     dgn = DGN(Arch.mlp(3, [4, 4], 1), seed=0).double()
-    assert ntk(dgn, torch.randn(4, 3, dtype=torch.float64), params="gating").abs().max() == 0
+    assert ntk(dgn, torch.randn(4, 3, dtype=torch.float64), wrt="gating").abs().max() == 0
 
 
 def test_trainable_excludes_frozen_gating():
     dgn = DGN.regime("frnpf-ii", Arch.mlp(3, [4], 1), seed=0).double()
     x = torch.randn(4, 3, dtype=torch.float64)
-    assert torch.allclose(ntk(dgn, x, params="trainable"), ntk(dgn, x, params="value"))
+    assert torch.allclose(ntk(dgn, x, wrt="trainable"), ntk(dgn, x, wrt="value"))
 
 
 def _value_ntk_draws(width: int, draws: int, sigma: float, seed: int = 0):
@@ -86,7 +86,7 @@ def _value_ntk_draws(width: int, draws: int, sigma: float, seed: int = 0):
     ks = []
     for _ in range(draws):
         init_layers_(dgn.value, "pm", sigma=sigma, generator=g)
-        ks.append(ntk(dgn, x, params="value"))
+        ks.append(ntk(dgn, x, wrt="value"))
     return torch.stack(ks), npk(dgn, x)
 
 
@@ -117,13 +117,47 @@ def test_identity3_general_per_layer_variances():
     assert value_ntk_constant([1.0, 2.0, 3.0]) == pytest.approx(4 * 9 + 9 + 4)
 
 
+def test_params_is_the_deprecated_name_of_wrt():
+    net, x = MLP(3, [2]), torch.randn(2, 3)
+    with pytest.deprecated_call(match="use wrt="):
+        old = ntk(net, x, params="trainable")
+    assert torch.equal(old, ntk(net, x, wrt="trainable"))
+
+
 def test_params_errors():
     x = torch.randn(2, 3)
     with pytest.raises(ValueError, match="needs a DGN"):
-        ntk(MLP(3, [2]), x, params="value")
+        ntk(MLP(3, [2]), x, wrt="value")
     with pytest.raises(ValueError, match="share their weights"):
-        ntk(DGN.regime("relu", Arch.mlp(3, [2])), x, params="gating")
-    with pytest.raises(ValueError, match="unknown params"):
-        ntk(MLP(3, [2]), x, params="weights")
+        ntk(DGN.regime("relu", Arch.mlp(3, [2])), x, wrt="gating")
+    with pytest.raises(ValueError, match="unknown wrt="):
+        ntk(MLP(3, [2]), x, wrt="weights")
     with pytest.raises(ValueError, match="unknown parameter names"):
-        ntk(MLP(3, [2]), x, params=["layers.9.weight"])
+        ntk(MLP(3, [2]), x, wrt=["layers.9.weight"])
+
+
+@pytest.mark.parametrize("method", ["structured", "reference"])
+@pytest.mark.parametrize("make", [lambda: MLP(3, [5, 4], 3, bias=True, seed=0), lambda: _plain3()])
+def test_trace_and_mean_over_outputs(method, make):
+    """``outputs="trace"`` is ``Σ_k Θ_kk`` of the full kernel, ``"mean"`` that divided by ``k``."""
+    model = make().double()
+    x1, x2 = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    full = ntk(model, x1, x2, method=method)
+    trace = full.diagonal(dim1=2, dim2=3).sum(-1)
+    torch.testing.assert_close(
+        ntk(model, x1, x2, method=method, outputs="trace"), trace, rtol=1e-12, atol=1e-12
+    )
+    torch.testing.assert_close(
+        ntk(model, x1, outputs="mean", method=method),
+        ntk(model, x1, method=method).diagonal(dim1=2, dim2=3).mean(-1),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    with pytest.raises(ValueError, match="unknown outputs 'diag'"):
+        ntk(model, x1, outputs="diag")
+
+
+def _plain3():
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))

@@ -17,8 +17,8 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def assert_matches_reference(model, x1, x2=None, params="all", **kw):
-    want = ntk_reference(model, x1, x2, params)
-    got = ntk(model, x1, x2, params, method="structured", **kw)
+    want = ntk_reference(model, x1, x2, wrt=params)
+    got = ntk(model, x1, x2, wrt=params, method="structured", **kw)
     assert got.shape == want.shape
     assert got.dtype == want.dtype
     assert rel(got, want) < 1e-10, rel(got, want)
@@ -34,9 +34,9 @@ def test_structured_equals_reference_on_the_zoo(zoo, name, params):
     """MLP, conv (GAP and flatten), DGN hard/soft/ones, DLGN (linear, shallow, conv): value, gating, all."""
     model = zoo[name]
     x1, x2 = inputs_for(model, 5, seed=1), inputs_for(model, 3, seed=2)
-    full = ntk_reference(model, torch.cat([x1, x2]), None, params)  # one reference for both checks
-    sym = ntk(model, x1, None, params, method="structured")
-    cross = ntk(model, x1, x2, params, method="structured")
+    full = ntk_reference(model, torch.cat([x1, x2]), None, wrt=params)  # one reference for both checks
+    sym = ntk(model, x1, None, wrt=params, method="structured")
+    cross = ntk(model, x1, x2, wrt=params, method="structured")
     k = model.arch.out_dim
     assert sym.shape == ((5, 5) if k == 1 else (5, 5, k, k))
     assert cross.shape == ((5, 3) if k == 1 else (5, 3, k, k))
@@ -119,7 +119,7 @@ def test_relu_net_equals_tied_dgn_and_trainable_set():
     tied = DGN.from_relu(net, "relu")
     assert torch.allclose(ntk(net, x), ntk(tied, x), rtol=1e-12)
     frozen = DGN.regime("frnpf-ii", Arch.mlp(3, [4, 4], 1), seed=0).double()
-    assert torch.allclose(ntk(frozen, x, params="trainable"), ntk_reference(frozen, x, params="value"))
+    assert torch.allclose(ntk(frozen, x, wrt="trainable"), ntk_reference(frozen, x, wrt="value"))
 
 
 def test_hard_gates_with_eps_and_tied_hard_eps():

@@ -177,3 +177,10 @@ def test_from_relu_rejects_non_relu_nets():
 def test_relunet_base_accepts_any_arch():
     net = ReLUNet(Arch.c4gap(in_channels=1, image_size=4, num_classes=2, width=3), seed=0)
     assert net(torch.randn(2, 1, 4, 4)).shape == (2, 2)
+
+
+def test_gating_kind_is_the_string_and_gating_the_network():
+    dgn = DGN(Arch.mlp(3, [4], 1), gating="linear")
+    assert dgn.gating_kind == "linear" and isinstance(dgn.gating, torch.nn.ModuleList)
+    with pytest.deprecated_call(match="use DGN.gating_kind"):
+        assert dgn.gating_mode == "linear"

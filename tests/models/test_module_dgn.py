@@ -124,8 +124,8 @@ def test_ntk_of_each_network_equals_torch_func(name, params):
     model, x1, x2 = build(name, 0), inputs(name, 4), inputs(name, 3, seed=2)
     for regime in ("dlnpf", "frnpf-ii"):
         dgn = DGN.from_module(model, regime, seed=3).eval()
-        ref = ntk_reference(dgn, x1, x2, params)
-        got = ntk(dgn, x1, x2, params, method="structured")
+        ref = ntk_reference(dgn, x1, x2, wrt=params)
+        got = ntk(dgn, x1, x2, wrt=params, method="structured")
         if params == "gating" and regime == "frnpf-ii":  # hard gates: no gradient reaches the gating net
             assert got.abs().max() == 0 and ref.abs().max() == 0
         else:
@@ -135,4 +135,4 @@ def test_ntk_of_each_network_equals_torch_func(name, params):
 def test_value_and_gating_selections_need_untied_networks():
     dgn = DGN.from_module(build("mlp_bias", 0), "relu")
     with pytest.raises(ValueError, match="share their weights"):
-        ntk(dgn, inputs("mlp_bias", 3), params="value")
+        ntk(dgn, inputs("mlp_bias", 3), wrt="value")

@@ -25,10 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..kernels import KernelRegressor, accuracy, npk, npk_limit, one_hot, relu_ntk
-from ..kernels.gram import Factor, Term, tiled_kernel
-from ..kernels.ntk import select_params
-from ..kernels.ntk_structured import plan_for, structured_terms
+from ..kernels import KernelRegressor, accuracy, npk, npk_limit, ntk, one_hot, relu_ntk, target_alignment
 from ..models import ReLUNet
 
 KERNELS = {
@@ -45,31 +42,6 @@ TRAINED = ("npk-trained", "ntk-trained")  # kernels of the trained net; the othe
 KernelFn = Callable[[ReLUNet, Tensor, "Tensor | None"], Tensor]
 
 
-@torch.no_grad()
-def trace_ntk(model: ReLUNet, x1: Tensor, x2: Tensor | None = None, progress: bool | None = None) -> Tensor:
-    """Mean over outputs of the diagonal NTK blocks, ``(1/k) tr_outputs Θ(x, x')``, all parameters.
-
-    Shape:
-        ``(n1, *in_shape), (n2, *in_shape) | None -> (n1, n2)``.
-    """
-    plan = plan_for(model)
-    if plan is None:
-        raise TypeError(f"trace_ntk needs a neuralpaths ReLU net / DGN, got {type(model).__name__}")
-    k = plan.arch.out_dim
-    chosen = set(select_params(model, "all"))
-
-    def terms(xb: Tensor) -> list[Term]:
-        out = []
-        for t in structured_terms(plan, xb, chosen, k):
-            if t.signal is None:  # the output layer (identity over outputs, trace k), or k = 1
-                out.append(Term([Factor(None, float(k)), *t.factors]))
-            else:
-                out.append(Term([*t.factors, Factor(t.signal.reshape(len(xb), -1))]))  # (b, k, q) -> (b, k q)
-        return out
-
-    return tiled_kernel(terms, x1, x2, 1, progress=progress, desc="trace NTK") / k
-
-
 def kernel_fn(name: str, widths: tuple[int, ...]) -> KernelFn:
     """``f(model, x1, x2)`` computing kernel ``name`` (``model`` unused by the closed forms).
 
@@ -79,7 +51,7 @@ def kernel_fn(name: str, widths: tuple[int, ...]) -> KernelFn:
     if name in ("npk-random", "npk-trained"):
         return lambda m, a, b: npk(m, a, b)
     if name in ("ntk-init", "ntk-trained"):
-        return lambda m, a, b: trace_ntk(m, a, b)
+        return lambda m, a, b: ntk(m, a, b, outputs="mean")  # (1/k) Σ_k Θ_kk, all parameters
     if name == "npk-limit":
         return lambda m, a, b: npk_limit(a, b, depth=depth)
     if name == "ntk-inf":
@@ -87,20 +59,6 @@ def kernel_fn(name: str, widths: tuple[int, ...]) -> KernelFn:
     if name == "ntk-inf-ntkparam":
         return lambda m, a, b: relu_ntk(a, b, depth=depth, parameterization="ntk")
     raise ValueError(f"unknown kernel {name!r}: use one of {list(KERNELS)}")
-
-
-def centred_target_alignment(K: Tensor, Y: Tensor) -> float:
-    """``⟨HKH, H Y Yᵀ H⟩_F / (‖HKH‖_F ‖H Y Yᵀ H‖_F)``, ``H = I − 11ᵀ/n``, without ``n × n``
-    temporaries: ``‖HKH‖²_F = ‖K‖²_F − 2‖K1‖²/n + (1ᵀK1)²/n²`` and ``tr(Yᵀ HKH Y) = tr(Y_cᵀ K Y_c)``.
-
-    Shape:
-        ``K: (n, n)``, ``Y: (n, k)``.
-    """
-    n = len(K)
-    yc = Y - Y.mean(0)
-    ones = K.sum(1)  # K 1
-    hkh = torch.linalg.matrix_norm(K) ** 2 - 2 * (ones @ ones) / n + ones.sum() ** 2 / n**2
-    return float((yc * (K @ yc)).sum() / (hkh.clamp(min=0).sqrt() * torch.linalg.matrix_norm(yc.T @ yc)))
 
 
 def regress(
@@ -120,7 +78,7 @@ def regress(
     pred = reg.predict(K_test)
     return {
         "test_acc": 100 * accuracy(pred, y_test),
-        "alignment": centred_target_alignment(K, targets),
+        "alignment": target_alignment(K, targets, centered=True),
         "lambda": lam,
         "jitter": reg.jitter_,
         "seconds_solve": time.perf_counter() - start,

@@ -35,9 +35,8 @@ from matplotlib.ticker import MaxNLocator
 from ..data import load_dataset
 from ..data.splits import Splits
 from ..errors import ConfigError, DataNotFoundError
-from ..io import save_figure
+from ..io import metrics_logger, save_figure
 from ..models import DGN, DLGN, Arch, ReLUNet
-from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
 from .dlgn_odt import num_threads
 

@@ -44,8 +44,8 @@ from ..data.odt import ObliqueTree, cob_odt
 from ..data.splits import Splits
 from ..errors import ConfigError
 from ..geometry import DEFAULT_RADII, Hyperplanes, attraction_rows, gating_hyperplanes
+from ..io import metrics_logger
 from ..models import DLGN, MLP
-from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
 from ._dlgn_odt_report import plot, summary, tables  # noqa: F401 (the experiment protocol)
 

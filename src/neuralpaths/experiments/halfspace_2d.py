@@ -33,10 +33,9 @@ from ..data.splits import Splits
 from ..data.toy2d import TOY2D, make_toy2d, toy2d_boundaries
 from ..errors import ConfigError
 from ..geometry import gating_hyperplanes, linear_regions, path_halfspaces, path_value, unit_path_values
-from ..io import atomic_write_json, read_json
+from ..io import atomic_write_json, metrics_logger, read_json
 from ..models import DLGN, MLP, Arch
 from ..plots.planar import grid_points, window
-from ..runner import metrics_logger
 from ..train import TrainConfig, evaluate, fit
 from ._halfspace_2d_figures import pack_grid, plot  # noqa: F401 (plot: the experiment protocol)
 from .dlgn_odt import num_threads

@@ -78,12 +78,11 @@ import torch
 
 from ..data import Splits, load_dataset
 from ..errors import ConfigError
-from ..io import atomic_torch_save, atomic_write_json, load_checkpoint, read_json
+from ..io import atomic_torch_save, atomic_write_json, load_checkpoint, metrics_logger, read_json
 from ..kernels import kernel_alignment
 from ..models import Arch, ReLUNet
 from ..models.init import SCHEMES
 from ..progress import progress_bar
-from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
 from ._kernel_regimes_kernels import KERNELS, TRAINED, kernel_fn, regress
 from ._kernel_regimes_report import plot, summary, tables  # noqa: F401 (the experiment protocol)

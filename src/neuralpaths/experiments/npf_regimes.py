@@ -54,9 +54,9 @@ import torch
 
 from ..data import load_dataset
 from ..errors import ConfigError
+from ..io import metrics_logger
 from ..kernels import npk, nu, target_alignment
 from ..paths import gates as gates_of
-from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
 from ._npf_regimes_models import REGIMES, Nets, arch_name, describe, flat_inputs, load_builder
 from ._npf_regimes_report import LABELS, PAPER, plot, summary, tables  # noqa: F401 (the experiment protocol)

@@ -50,11 +50,10 @@ import torch
 from ..data import binary_subset, load_dataset
 from ..data.splits import Splits
 from ..errors import ConfigError
-from ..io import atomic_write_json, read_json
+from ..io import atomic_write_json, metrics_logger, read_json
 from ..kernels import KernelRegressor, accuracy, npk, ntk, nu
 from ..models import DGN, MLP, init_layers_
 from ..progress import progress_bar
-from ..runner import metrics_logger
 from ..train import TrainConfig, fit
 from ._npk_alignment_report import plot, summary, tables  # noqa: F401 (the experiment protocol)
 

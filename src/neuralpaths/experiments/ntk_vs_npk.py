@@ -45,10 +45,9 @@ import torch
 from ..data import load_dataset
 from ..errors import ConfigError
 from ..io import atomic_write_json, read_json
-from ..kernels import kernel_alignment, npk, ntk, value_ntk_constant
+from ..kernels import kernel_alignment, npk, ntk, shared_weight_npk, value_ntk_constant
 from ..models import DGN, Arch, init_layers_
 from ..progress import progress_bar
-from ._ntk_vs_npk_conv import shared_weight_npk
 from ._ntk_vs_npk_report import plot, summary, tables  # noqa: F401 (the experiment protocol)
 
 NAME = "ntk-vs-npk"

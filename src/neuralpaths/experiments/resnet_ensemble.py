@@ -62,12 +62,11 @@ from torch import Tensor, nn
 from ..data import load_dataset
 from ..errors import ConfigError
 from ..graph import describe
-from ..io import atomic_torch_save, atomic_write_json, load_checkpoint, read_json
+from ..io import atomic_torch_save, atomic_write_json, load_checkpoint, metrics_logger, read_json
 from ..kernels import KernelRegressor, accuracy, effective_rank, npk, npk_parts, nu, one_hot, target_alignment
 from ..losses import evaluate
 from ..models import init_layers_, resnet
 from ..paths import count_paths, sub_architecture_paths
-from ..runner import metrics_logger
 from ..train import TrainConfig, best_state, fit
 from ._resnet_ensemble_report import plot, summary, tables  # noqa: F401 (the experiment protocol)
 

@@ -20,7 +20,7 @@ from .hyperplanes import Hyperplanes
 
 # --- the gating hyperplanes of a model ---------------------------------------------------------
 def _check_halfspace_gates(model: GatedModel) -> None:
-    mode = getattr(model, "gating_mode", None)
+    mode = getattr(model, "gating_kind", None)
     if mode not in ("linear", "shallow"):
         what = f"gating={mode!r}" if mode is not None else type(model).__name__
         raise ValueError(
@@ -60,7 +60,7 @@ def gating_hyperplanes(model: GatedModel, max_entries: int = 50_000_000) -> list
             out.append(Hyperplanes((q[1:] - q[0]).T.clone(), q[0].clone() if arch.bias else None))
         return out
     weights, biases = layer_params(model.gating)
-    if model.gating_mode == "shallow":
+    if model.gating_kind == "shallow":
         return [
             Hyperplanes(w.detach().clone(), None if c is None else c.detach().clone())
             for w, c in zip(weights, biases)

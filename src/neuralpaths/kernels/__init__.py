@@ -1,11 +1,34 @@
 """Kernels of gated networks: the neural path kernel (NPK), the neural tangent kernel (NTK, empirical
-and infinite-width), kernel regression and kernel metrics."""
+and infinite-width), kernel regression and kernel metrics.
+
+Every kernel is called the same way, ``K(model_or_arch, x1, x2=None, *, block_size=None,
+progress=None, ...)`` → ``(n1, n2)`` (``x2=None``: the symmetric ``K(x1, x1)``, exactly symmetric).
+``block_size`` is always rows of ``x1`` per block, ``None`` choosing one automatically; ``progress``
+shows a bar (``None``: only for jobs longer than 2 s). Results keep the inputs' dtype and device.
+
+==================  ================  ==================================================================
+kernel              first argument    its own options
+==================  ================  ==================================================================
+npk                 model             normalize, method, ignore_bias
+npk_parts           model             ignore_bias
+shared_weight_npk   model
+ntk                 model             wrt, method, outputs
+relu_ntk            arch              sigma_w, sigma_b, parameterization
+relu_nngp           arch              sigma_w, sigma_b
+npk_limit           arch              gating, sigma_w, sigma_b, value_input
+==================  ================  ==================================================================
+
+``model``: the library's models, ``DGN.from_module`` or any supported ``nn.Module``; ``arch``: an
+:class:`~neuralpaths.models.arch.Arch` or a library model (fully connected). ``wrt`` selects the
+parameters the NTK differentiates (``"all"``, ``"trainable"``, ``"value"``, ``"gating"`` or names).
+"""
 
 from .infinite import npk_limit, relu_nngp, relu_ntk
 from .metrics import effective_rank, kernel_alignment, nu, spectrum, target_alignment
 from .npk import npk, npk_parts
 from .ntk import ntk, ntk_reference, select_params, value_ntk_constant
 from .regression import KernelRegressor, accuracy, gd_predict, one_hot
+from .shared import shared_weight_npk
 
 __all__ = [
     "KernelRegressor",
@@ -23,6 +46,7 @@ __all__ = [
     "relu_nngp",
     "relu_ntk",
     "select_params",
+    "shared_weight_npk",
     "spectrum",
     "target_alignment",
     "value_ntk_constant",

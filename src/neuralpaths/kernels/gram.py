@@ -57,7 +57,7 @@ class Term:
     signal: Tensor | None = None
 
 
-SYMMETRIC = "blocks"  # a symmetric Gram: "blocks" (lower triangle, recursive halving) or "full" (A @ Aᵀ)
+SYMMETRIC_MODES = ("blocks", "full")  # a symmetric Gram: lower triangle by recursive halving, or A @ Aᵀ
 _LEAF = 256  # rows of the diagonal blocks of the recursive symmetric product
 
 
@@ -80,14 +80,17 @@ def _lower_gram(a: Tensor, out: Tensor, accumulate: bool) -> None:
     _lower_gram(a[h:], out[h:, h:], accumulate)
 
 
-def gram_into(a: Tensor, b: Tensor | None, out: Tensor, accumulate: bool = False) -> Tensor:
+def gram_into(
+    a: Tensor, b: Tensor | None, out: Tensor, accumulate: bool = False, symmetric: str = "blocks"
+) -> Tensor:
     """``out = a bᵀ`` (``+ out`` if ``accumulate``); ``b=None`` means ``b = a`` and then only the
-    lower triangle (diagonal included) of ``out`` is guaranteed.
+    lower triangle (diagonal included) of ``out`` is guaranteed (``symmetric="blocks"``: formed by
+    recursive halving; ``"full"``: one product).
 
     Shape:
         ``a: (m, p), b: (n, p), out: (m, n)``.
     """
-    if b is None and SYMMETRIC == "blocks":
+    if b is None and symmetric == "blocks":
         _lower_gram(a, out, accumulate)
         return out
     b = a if b is None else b
@@ -105,8 +108,8 @@ def mirror_lower_(t: Tensor, buf: Tensor | None = None) -> Tensor:
 class _Workspace:
     """Reusable tile buffers (fresh large allocations cost page faults on every tile)."""
 
-    def __init__(self, like: Tensor):
-        self.like, self.bufs = like, {}
+    def __init__(self, like: Tensor, symmetric: str = "blocks"):
+        self.like, self.bufs, self.symmetric = like, {}, symmetric
 
     def get(self, key: str, rows: int, cols: int) -> Tensor:
         buf = self.bufs.get(key)
@@ -123,7 +126,7 @@ def _factor_product(f1: Sequence[Factor], f2: Sequence[Factor], sym: bool, ws: _
             const *= a.const
             continue
         key = "p" if prod is None else "q"
-        g = gram_into(a.feats, None if sym else b.feats, ws.get(key, *shape))
+        g = gram_into(a.feats, None if sym else b.feats, ws.get(key, *shape), symmetric=ws.symmetric)
         if a.const:
             g.add_(a.const)
         prod = g if prod is None else prod.mul_(g)
@@ -140,10 +143,10 @@ def _add_term(acc: Tensor, t1: Term, t2: Term, k: int, sym: bool, first: bool, w
         # the last factor goes into acc by the matrix product itself (beta = 1): no extra pass
         last1, last2 = f1.pop(), f2.pop()
         if not f1 and not last1.const:
-            gram_into(last1.feats, None if sym else last2.feats, acc, accumulate=not first)
+            gram_into(last1.feats, None if sym else last2.feats, acc, not first, ws.symmetric)
             return
         prod = _factor_product(f1, f2, sym, ws, (b1, b2))
-        g = gram_into(last1.feats, None if sym else last2.feats, ws.get("g", b1, b2))
+        g = gram_into(last1.feats, None if sym else last2.feats, ws.get("g", b1, b2), symmetric=ws.symmetric)
         if last1.const:
             g.add_(last1.const)
         if isinstance(prod, float):
@@ -164,9 +167,9 @@ def _add_term(acc: Tensor, t1: Term, t2: Term, k: int, sym: bool, first: bool, w
     s1 = t1.signal.reshape(b1 * k, -1)  # (b1, k, q) -> (b1 k, q)
     s2 = None if sym else t2.signal.reshape(b2 * k, -1)
     if isinstance(prod, float) and prod == 1.0:
-        gram_into(s1, s2, acc, accumulate=not first)
+        gram_into(s1, s2, acc, not first, ws.symmetric)
         return
-    g = gram_into(s1, s2, ws.get("s", b1 * k, b2 * k)).view(b1, k, b2, k)
+    g = gram_into(s1, s2, ws.get("s", b1 * k, b2 * k), symmetric=ws.symmetric).view(b1, k, b2, k)
     p = prod if isinstance(prod, float) else prod[:, None, :, None]
     if first:
         torch.mul(g, p, out=acc4)
@@ -202,8 +205,10 @@ def tiled_kernel(
     block_size: int | None = None,
     progress: bool | None = None,
     desc: str = "kernel",
+    symmetric: str = "blocks",
 ) -> Tensor:
     """``Σ_t term_t`` over all pairs, tile by tile; ``make_terms(x_block)`` gives a block's features.
+    ``symmetric``: how symmetric Grams are formed (:func:`gram_into`).
 
     Peak memory: the result (``n1 n2 k²`` numbers), at most six tile buffers (``6 (block·k)²``) and the
     features of every block if they fit in 1 GiB, else of two blocks at a time (recomputed as
@@ -213,6 +218,8 @@ def tiled_kernel(
     Shape:
         ``x1: (n1, ...), x2: (n2, ...) | None -> (n1 k, n2 k)``.
     """
+    if symmetric not in SYMMETRIC_MODES:
+        raise ValueError(f"unknown symmetric mode {symmetric!r}: use one of {SYMMETRIC_MODES}")
     sym = x2 is None
     xs = (x1, x1 if sym else x2)
     n1, n2 = len(xs[0]), len(xs[1])
@@ -243,9 +250,9 @@ def tiled_kernel(
 
     if len(pairs) == 1:
         out = x1.new_empty(n1 * k, n2 * k)
-        return kernel_tile(feats(0, 0), None if sym else feats(1, 0), k, out)
+        return kernel_tile(feats(0, 0), None if sym else feats(1, 0), k, out, _Workspace(out, symmetric))
     out = x1.new_empty(n1 * k, n2 * k)
-    ws = _Workspace(out)
+    ws = _Workspace(out, symmetric)
     bar = progress_bar(
         total=len(pairs), desc=desc, unit="tile", enabled=progress, delay=2.0 if progress is None else 0
     )

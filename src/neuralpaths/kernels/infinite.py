@@ -33,14 +33,21 @@ All three kernels are elementwise recursions on ``(n1, n2)`` matrices; they are 
 ``(n1, n2)`` result, instead of several full ``(n1, n2)`` temporaries per layer; also faster, since
 a block's temporaries stay in cache). ``x2=None`` results are exactly symmetric.
 
+Calling convention (every kernel of the library): ``K(arch, x1, x2=None, *, block_size, progress,
+...)`` with ``arch`` an :class:`~neuralpaths.models.arch.Arch` (or a library model; fully connected:
+depth, hidden widths and biases are read from it). The older ``K(x1, x2, depth=...)`` still works
+and warns (``DeprecationWarning``).
+
 Shape:
-    ``x1: (n1, d_in), x2: (n2, d_in) -> (n1, n2)``.
+    ``x1: (n1, d_in), x2: (n2, d_in) -> (n1, n2)`` (one output; ``k`` outputs: ``Θ ⊗ I_k``).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -66,20 +73,76 @@ def _inputs(x1: Tensor, x2: Tensor | None, depth: int, sigma_w: float, sigma_b: 
     return x1, x1 if x2 is None else x2
 
 
+@dataclass(frozen=True)
+class _Net:
+    """What the closed forms need: depth ``d`` (weight layers), hidden widths, biases."""
+
+    depth: int
+    widths: tuple[int, ...] | None
+    bias: bool | None
+
+
+def _resolve(name: str, arch, x1, x2, depth, widths, bias) -> tuple[_Net, Tensor, Tensor | None]:
+    """The network and inputs of either calling convention (see the module docstring)."""
+    if isinstance(arch, Tensor) or arch is None:  # the older K(x1, x2, depth=...)
+        warnings.warn(
+            f"{name}(x1, x2, depth=...) is deprecated: pass the architecture first, "
+            f"{name}(Arch.mlp(d_in, widths), x1, x2)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if depth is None:
+            raise ValueError(f"{name}: pass the architecture (an Arch) as the first argument")
+        return _Net(depth, None if widths is None else _widths(widths, depth), bias), arch, x1
+    arch = getattr(arch, "arch", arch)
+    if not hasattr(arch, "dense") or not hasattr(arch, "depth"):
+        raise TypeError(
+            f"{name}: the first argument must be an Arch or a library model, got {type(arch).__name__}"
+        )
+    if arch.is_conv:
+        raise ValueError(
+            f"{name} covers fully connected ReLU nets; this architecture has conv layers (use the empirical "
+            "kernels neuralpaths.npk / neuralpaths.ntk)"
+        )
+    if not isinstance(x1, Tensor):
+        raise TypeError(f"{name}: x1 must be a torch.Tensor, got {type(x1).__name__}")
+    if x1.ndim == 2 and x1.shape[1] != arch.in_dim:
+        raise ValueError(
+            f"{name}: inputs have {x1.shape[1]} features but the architecture takes {arch.in_dim}"
+        )
+    return _Net(arch.depth, tuple(arch.dense), arch.bias), x1, x2
+
+
+def _widths(widths: int | Sequence[int], depth: int) -> tuple[int, ...]:
+    ns = (widths,) * (depth - 1) if isinstance(widths, int) else tuple(int(w) for w in widths)
+    if len(ns) != depth - 1 or min(ns, default=1) < 1:
+        raise ValueError(f"widths must give {depth - 1} positive hidden widths, got {widths!r}")
+    return ns
+
+
 def _by_rows(
-    fn: Callable[[Tensor, Tensor], Tensor], x1: Tensor, x2: Tensor | None, block_size: int | None, desc: str
+    fn: Callable[[Tensor, Tensor], Tensor],
+    x1: Tensor,
+    x2: Tensor | None,
+    block_size: int | None,
+    desc: str,
+    progress: bool | None = None,
 ) -> Tensor:
     """``fn(x1, x2)`` of an elementwise closed form, ``block_size`` rows of ``x1`` at a time
-    (``None``: all at once); ``x2=None`` is made exactly symmetric from the lower triangle."""
+    (``None``: :data:`BLOCK_SIZE`); ``x2=None`` is made exactly symmetric from the lower triangle."""
     if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
-        raise ValueError(f"block_size must be a positive int or None, got {block_size!r}")
+        raise ValueError(f"block_size must be a positive int (rows per block) or None, got {block_size!r}")
+    block_size = block_size or BLOCK_SIZE
     other = x1 if x2 is None else x2
-    if block_size is None or block_size >= len(x1):
+    if block_size >= len(x1):
         out = fn(x1, other)
     else:
         out = x1.new_empty(len(x1), len(other))
         starts = range(0, len(x1), block_size)
-        for s in progress_bar(starts, desc=desc, unit="block", delay=2.0, leave=False):
+        bar = progress_bar(
+            starts, desc=desc, unit="block", enabled=progress, delay=2.0 if progress is None else 0
+        )
+        for s in bar:
             out[s : s + block_size] = fn(x1[s : s + block_size], other)
     return mirror_lower_(out) if x2 is None else out
 
@@ -118,47 +181,59 @@ def _nngp_layers(x1: Tensor, x2: Tensor, depth: int, sw2: float, sb2: float):
 
 
 def relu_nngp(
-    x1: Tensor,
+    arch,
+    x1: Tensor | None = None,
     x2: Tensor | None = None,
     *,
-    depth: int,
     sigma_w: float = math.sqrt(2.0),
     sigma_b: float = 0.0,
-    block_size: int | None = BLOCK_SIZE,
+    block_size: int | None = None,
+    progress: bool | None = None,
+    depth: int | None = None,
 ) -> Tensor:
-    """NNGP kernel ``Σ_d(x, x') = E[f(x) f(x')]`` of a depth-``d`` ReLU net at initialisation.
+    """NNGP kernel ``Σ_d(x, x') = E[f(x) f(x')]`` of a depth-``d`` ReLU net (``arch``) at
+    initialisation. ``block_size``: rows of ``x1`` per block (``None``: automatic).
 
     Shape:
         ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
     """
+    net, x1, x2 = _resolve("relu_nngp", arch, x1, x2, depth, None, None)
+    depth = net.depth
     _inputs(x1, x2, depth, sigma_w, sigma_b)
     sw2, sb2 = sigma_w**2, sigma_b**2
-    return _by_rows(lambda a, b: _nngp_layers(a, b, depth, sw2, sb2)[-1][0], x1, x2, block_size, "NNGP")
+    fn = lambda a, b: _nngp_layers(a, b, depth, sw2, sb2)[-1][0]
+    return _by_rows(fn, x1, x2, block_size, "NNGP", progress)
 
 
 def relu_ntk(
-    x1: Tensor,
+    arch,
+    x1: Tensor | None = None,
     x2: Tensor | None = None,
     *,
-    depth: int,
     sigma_w: float = math.sqrt(2.0),
     sigma_b: float = 0.0,
     parameterization: str = "ntk",
+    block_size: int | None = None,
+    progress: bool | None = None,
+    depth: int | None = None,
     widths: int | Sequence[int] | None = None,
     bias: bool | None = None,
-    block_size: int | None = BLOCK_SIZE,
 ) -> Tensor:
-    """Infinite-width NTK of a depth-``d`` ReLU net (see the module docstring for the conventions).
+    """Infinite-width NTK of a ReLU net of architecture ``arch`` (see the module docstring).
 
     Args:
-        parameterization: ``"ntk"`` (width-independent limit) or ``"standard"`` (needs ``widths``:
-            one int for every hidden layer, or ``d − 1`` of them).
-        bias: ``"standard"`` only: whether the net has trainable biases (default ``sigma_b > 0``).
-        block_size: rows of ``x1`` per block (``None``: all at once).
+        arch: an ``Arch`` (or library model), fully connected: depth, hidden widths (used by
+            ``"standard"``) and whether it has biases are read from it.
+        parameterization: ``"ntk"`` (width-independent limit) or ``"standard"`` (the large-width
+            NTK of a net of ``arch``'s widths).
+        block_size: rows of ``x1`` per block (``None``: automatic).
+        depth, widths, bias: the older calling convention only (deprecated).
 
     Shape:
         ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
     """
+    net, x1, x2 = _resolve("relu_ntk", arch, x1, x2, depth, widths, bias)
+    depth, bias = net.depth, net.bias
     _inputs(x1, x2, depth, sigma_w, sigma_b)
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"unknown parameterization {parameterization!r}: use one of {PARAMETERIZATIONS}")
@@ -172,13 +247,10 @@ def relu_ntk(
                 theta = cov + sw2 * k0_prev * theta
             return theta
 
-        return _by_rows(kernel, x1, x2, block_size, "NTK")
-    if widths is None:
-        raise ValueError("parameterization='standard' needs the hidden widths: pass widths=int or a list")
-    ns = [widths] * (depth - 1) if isinstance(widths, int) else [int(w) for w in widths]
-    if len(ns) != depth - 1 or min(ns, default=1) < 1:
-        raise ValueError(f"widths must give {depth - 1} positive hidden widths, got {widths!r}")
-    fan_in = [x1.shape[1], *ns]
+        return _by_rows(kernel, x1, x2, block_size, "NTK", progress)
+    if net.widths is None:
+        raise ValueError("parameterization='standard' needs the hidden widths: pass an Arch")
+    fan_in = [x1.shape[1], *net.widths]
     bias_term = float(sigma_b > 0 if bias is None else bias)
 
     def standard(a: Tensor, b: Tensor) -> Tensor:
@@ -191,21 +263,26 @@ def relu_ntk(
             theta = theta + (fan_in[l] * (cov - sb2) / sw2 + bias_term) * p
         return theta
 
-    return _by_rows(standard, x1, x2, block_size, "NTK")
+    return _by_rows(standard, x1, x2, block_size, "NTK", progress)
 
 
 def npk_limit(
-    x1: Tensor,
+    arch,
+    x1: Tensor | None = None,
     x2: Tensor | None = None,
     *,
-    depth: int,
-    gating: str = "relu",
+    gating: str | None = None,
     sigma_w: float = math.sqrt(2.0),
     sigma_b: float = 0.0,
-    value_input: str = "x",
-    block_size: int | None = BLOCK_SIZE,
+    value_input: str | None = None,
+    block_size: int | None = None,
+    progress: bool | None = None,
+    depth: int | None = None,
 ) -> Tensor:
     """Infinite-width limit of the *normalised* NPK (``npk(..., normalize=True)``) at random init.
+
+    ``arch``: an ``Arch`` or a library model (a ``DGN``/``DLGN`` also gives ``gating`` and
+    ``value_input``; defaults ``"relu"`` and ``"x"``).
 
     Gating weights Gaussian, ``N(0, σ_w²/fan_in)``, biases ``N(0, σ_b²)``, hard gates.
 
@@ -227,6 +304,11 @@ def npk_limit(
     Shape:
         ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
     """
+    model = arch
+    net, x1, x2 = _resolve("npk_limit", arch, x1, x2, depth, None, None)
+    depth = net.depth
+    gating = gating or getattr(model, "gating_kind", "relu")
+    value_input = value_input or getattr(model, "value_input", "x")
     _inputs(x1, x2, depth, sigma_w, sigma_b)
     if gating not in GATINGS:
         raise ValueError(f"unknown gating {gating!r}: use one of {GATINGS}")
@@ -248,4 +330,4 @@ def npk_limit(
                 cov, v1, v2 = sw2 * cov + sb2, sw2 * v1 + sb2, sw2 * v2 + sb2
         return out
 
-    return _by_rows(kernel, x1, x2, block_size, "NPK limit")
+    return _by_rows(kernel, x1, x2, block_size, "NPK limit", progress)

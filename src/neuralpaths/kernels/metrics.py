@@ -75,12 +75,19 @@ def kernel_alignment(K1, K2, *, centered: bool = False) -> float:
 
 def target_alignment(K, y, *, centered: bool = False) -> float:
     """Alignment of ``K`` with the target kernel ``Y Yᵀ``, without forming it:
-    ``tr(Yᵀ K Y) / (‖K‖_F ‖YᵀY‖_F)`` (centred: ``H K H`` and ``H Y``)."""
+    ``tr(Yᵀ K Y) / (‖K‖_F ‖YᵀY‖_F)`` (centred: ``H K H`` and ``H Y``, ``H = I − 11ᵀ/n``).
+
+    No ``n × n`` temporary besides ``K`` itself: ``‖HKH‖²_F = ‖K‖²_F − 2‖K1‖²/n + (1ᵀK1)²/n²`` and
+    ``tr(Yᵀ HKH Y) = tr(Y_cᵀ K Y_c)`` with ``Y_c = H Y``.
+    """
     k = _kernel(K)
     y = _targets(y, k)
-    if centered:
-        k, y = _center(k), y - y.mean(0, keepdim=True)
-    return float((y * (k @ y)).sum() / (k.norm() * (y.T @ y).norm()))
+    if not centered:
+        return float((y * (k @ y)).sum() / (k.norm() * (y.T @ y).norm()))
+    n, yc = len(k), y - y.mean(0, keepdim=True)
+    row = k.sum(1)  # K 1
+    hkh = torch.linalg.matrix_norm(k) ** 2 - 2 * (row @ row) / n + row.sum() ** 2 / n**2
+    return float((yc * (k @ yc)).sum() / (hkh.clamp(min=0).sqrt() * (yc.T @ yc).norm()))
 
 
 def spectrum(K, *, normalize: bool = False) -> Tensor:

@@ -9,7 +9,7 @@ by ``vmap(jacrev)``, contracted parameter by parameter). It works for any ``nn.M
 / ``BatchNorm`` layers (plain ``nn.Sequential`` nets, residual and max-pool nets, ``DGN.from_module``).
 The reference is the fallback for anything else (e.g. weights shared between two calls).
 
-``params`` picks the parameters differentiated: ``"all"``, ``"trainable"`` (``requires_grad``),
+``wrt`` picks the parameters differentiated: ``"all"``, ``"trainable"`` (``requires_grad``),
 ``"value"`` / ``"gating"`` (a DGN's two networks), or an explicit list of parameter names.
 
 Shape:
@@ -18,13 +18,14 @@ Shape:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
-from .gram import tiled_kernel
+from .gram import Factor, Term, tiled_kernel
 from .ntk_modules import check_eval, module_plan, module_terms
 from .ntk_structured import plan_for, structured_terms
 
@@ -40,35 +41,49 @@ def select_params(model: nn.Module, params: str | Sequence[str] = "all") -> list
             raise ValueError(f"unknown parameter names {unknown}; the model has {list(named)}")
         return list(params)
     if params not in PARAM_SETS:
-        raise ValueError(f"unknown params {params!r}: use one of {PARAM_SETS} or a list of names")
+        raise ValueError(f"unknown wrt={params!r}: use one of {PARAM_SETS} or a list of parameter names")
     if params == "all":
         return list(named)
     if params == "trainable":
         return [n for n, p in named.items() if p.requires_grad]
     if not hasattr(model, "gating") or not hasattr(model, "value"):
-        raise ValueError(f"params={params!r} needs a DGN/DLGN (with value and gating networks); use 'all'")
+        raise ValueError(f"wrt={params!r} needs a DGN/DLGN (with value and gating networks); use 'all'")
     if getattr(model, "tied", False):
         raise ValueError(
             "the gating and value networks share their weights (a ReLU net, regime 'relu'), so "
-            f"params={params!r} is ambiguous; use params='all'"
+            f"wrt={params!r} is ambiguous; use wrt='all'"
         )
     return [n for n in named if n.startswith(params + ".")]
+
+
+def _wrt(wrt: str | Sequence[str], params: str | Sequence[str] | None) -> str | Sequence[str]:
+    """``wrt``, or the deprecated ``params`` (which clashes with torch.func's parameter values)."""
+    if params is None:
+        return wrt
+    warnings.warn("ntk(params=...) is deprecated: use wrt=...", DeprecationWarning, stacklevel=3)
+    return params
 
 
 def ntk_reference(
     model: nn.Module,
     x1: Tensor,
     x2: Tensor | None = None,
-    params: str | Sequence[str] = "all",
-    chunk_size: int | None = None,
+    *,
+    wrt: str | Sequence[str] = "all",
+    block_size: int | None = None,
+    params: str | Sequence[str] | None = None,
 ) -> Tensor:
     """Empirical NTK by per-sample Jacobians (``torch.func``); the reference every fast path matches.
 
-    Memory: ``O((n1 + n2) · k · max_θ |θ|)`` for one parameter tensor's Jacobians at a time.
+    ``wrt``: the parameters differentiated (as :func:`ntk`); ``block_size``: samples per ``vmap``
+    chunk (``None``: all at once). Memory: ``O((n1 + n2) · k · max_θ |θ|)`` for one parameter
+    tensor's Jacobians at a time.
     """
+    chunk_size = block_size
+    params = _wrt(wrt, params)
     names = select_params(model, params)
     if not names:
-        raise ValueError(f"params={params!r} selects no parameters of this model")
+        raise ValueError(f"wrt={params!r} selects no parameters of this model")
     all_params = {n: p.detach() for n, p in model.named_parameters()}
     buffers = {n: b.detach() for n, b in model.named_buffers()}
 
@@ -91,16 +106,20 @@ def ntk_reference(
 
 
 METHODS = ("auto", "structured", "reference")
+OUTPUTS = ("full", "trace", "mean")
 
 
 def ntk(
     model: nn.Module,
     x1: Tensor,
     x2: Tensor | None = None,
-    params: str | Sequence[str] = "all",
+    *,
+    wrt: str | Sequence[str] = "all",
     method: str = "auto",
     block_size: int | None = None,
     progress: bool | None = None,
+    outputs: str = "full",
+    params: str | Sequence[str] | None = None,
 ) -> Tensor:
     """Empirical NTK of ``model`` between ``x1`` and ``x2`` (default ``x2 = x1``).
 
@@ -117,15 +136,22 @@ def ntk(
     ``vmap`` chunk size. Works on any device; the tensors' device and dtype are kept.
 
     Args:
-        params: ``"all"``, ``"trainable"``, ``"value"``, ``"gating"`` or a list of names
-            (see :func:`select_params`).
+        wrt: the parameters differentiated: ``"all"``, ``"trainable"``, ``"value"``,
+            ``"gating"`` or a list of names (see :func:`select_params`). ``params=`` is its
+            deprecated name.
+        outputs: ``"full"`` (every pair of outputs), ``"trace"`` (``Σ_k Θ_kk``) or ``"mean"``
+            (``(1/k) Σ_k Θ_kk``): the reduced forms cost ``k²`` times less memory and are formed
+            without the full kernel on the structured paths.
         progress: a progress bar over tiles: ``None`` shows it for jobs longer than 2 s.
 
     Shape:
         ``-> (n1, n2)`` for a scalar output, ``(n1, n2, k, k)`` for ``k`` outputs.
     """
+    params = _wrt(wrt, params)
     if method not in METHODS:
         raise ValueError(f"unknown ntk method {method!r}: use one of {METHODS}")
+    if outputs not in OUTPUTS:
+        raise ValueError(f"unknown outputs {outputs!r}: use one of {OUTPUTS}")
     if hasattr(model, "check_input"):
         model.check_input(x1)
         if x2 is not None:
@@ -136,7 +162,7 @@ def ntk(
         raise ValueError(f"block_size must be a positive int (rows per tile), got {block_size!r}")
     plan = plan_for(model) if method != "reference" else None
     if plan is None and method != "reference":
-        kernel = _module_ntk(model, x1, x2, params, block_size, progress)
+        kernel = _module_ntk(model, x1, x2, params, block_size, progress, outputs)
         if kernel is not None:
             return kernel
     if plan is None:
@@ -145,17 +171,38 @@ def ntk(
                 f"ntk: no structured form for {type(model).__name__}: its parameters must all sit in "
                 "Linear/Conv/BatchNorm layers called once per forward pass; use method='reference' or 'auto'"
             )
-        return ntk_reference(model, x1, x2, params, chunk_size=block_size)
+        full = ntk_reference(model, x1, x2, wrt=params, block_size=block_size)
+        if outputs == "full" or full.ndim == 2:
+            return full
+        red = full.diagonal(dim1=2, dim2=3).sum(-1)  # (n1, n2, k, k) -> (n1, n2)
+        return red / full.shape[-1] if outputs == "mean" else red
     names = select_params(model, params)
     if not names:
-        raise ValueError(f"params={params!r} selects no parameters of this model")
+        raise ValueError(f"wrt={params!r} selects no parameters of this model")
     k = plan.arch.out_dim
     chosen = set(names)
-    return _tiled(lambda xb: structured_terms(plan, xb, chosen, k), x1, x2, k, block_size, progress)
+    return _tiled(lambda xb: structured_terms(plan, xb, chosen, k), x1, x2, k, block_size, progress, outputs)
 
 
-def _tiled(make_terms, x1: Tensor, x2: Tensor | None, k: int, block_size, progress) -> Tensor:
+def _traced(terms: list[Term], k: int, n: int) -> list[Term]:
+    """Terms of ``Σ_k Θ_kk``: a signal's Gram traced over outputs is the Gram of the signal
+    flattened over (output, unit); the identity over outputs has trace ``k``."""
+    out = []
+    for t in terms:
+        if t.signal is None:
+            out.append(Term([Factor(None, float(k)), *t.factors]))
+        else:
+            out.append(Term([*t.factors, Factor(t.signal.reshape(n, -1))]))  # (b, k, q) -> (b, k q)
+    return out
+
+
+def _tiled(
+    make_terms, x1: Tensor, x2: Tensor | None, k: int, block_size, progress, outputs: str = "full"
+) -> Tensor:
     """The kernel from per-block terms, as ``(n1, n2)`` or ``(n1, n2, k, k)``."""
+    if outputs != "full" and k > 1:
+        flat = _tiled(lambda xb: _traced(make_terms(xb), k, len(xb)), x1, x2, 1, block_size, progress)
+        return flat / k if outputs == "mean" else flat
     with torch.no_grad():
         flat = tiled_kernel(
             make_terms,
@@ -194,11 +241,12 @@ def _module_ntk(
     params: str | Sequence[str],
     block_size: int | None,
     progress: bool | None,
+    outputs: str = "full",
 ) -> Tensor | None:
     """The structured NTK of :mod:`~neuralpaths.kernels.ntk_modules`, or ``None`` when it does not apply."""
     names = select_params(model, params)
     if not names:
-        raise ValueError(f"params={params!r} selects no parameters of this model")
+        raise ValueError(f"wrt={params!r} selects no parameters of this model")
     layers = module_plan(model, names)
     if layers is None:
         return None
@@ -206,7 +254,7 @@ def _module_ntk(
     with torch.no_grad():
         k = model(x1[:1]).reshape(1, -1).shape[1]
     try:
-        return _tiled(lambda xb: module_terms(model, layers, xb, k), x1, x2, k, block_size, progress)
+        return _tiled(lambda xb: module_terms(model, layers, xb, k), x1, x2, k, block_size, progress, outputs)
     except LookupError:  # a layer ran twice: shared weights
         return None
 

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gate import Gate
-from ..models.arch import Arch, apply_layer
+from ..models.arch import Arch, apply_layer, chain_forward, layer_params
 from ..models.dgn import DGN
 from ..models.mlp import ReLUNet
 from .gram import Factor, Term
@@ -74,13 +74,13 @@ def plan_for(model: nn.Module) -> Plan | None:
     if model.tied:
         if not model.gate.hard:
             return None  # one weight feeds both networks through soft gates: use the reference
-        if model.gate.eps == 0 and model.value_input == "x" and model.gating_mode == "relu":
+        if model.gate.eps == 0 and model.value_input == "x" and model.gating_kind == "relu":
             return Plan(model.arch, list(model.value), None, "relu", model.gate, "x", names)
     return Plan(
         model.arch,
         list(model.value),
         list(model.gating),
-        model.gating_mode,
+        model.gating_kind,
         model.gate,
         model.value_input,
         names,
@@ -174,17 +174,11 @@ def structured_terms(plan: Plan, x: Tensor, chosen: set[str], k: int) -> list[Te
     # gating network forward: pre-activations q_j and inputs z_{j-1}
     qs, zs = None, None
     if plan.gating is not None:
-        qs, zs, z = [], [], x
-        for j, m in enumerate(plan.gating):
-            zin = x if plan.mode == "shallow" else z
-            zs.append(zin)
-            q = (
-                apply_layer(arch, j, zin, m.weight, m.bias)
-                if plan.mode != "shallow"
-                else F.linear(x, m.weight, m.bias)
-            )
-            qs.append(q)
-            z = _after(arch, j, torch.relu(q) if plan.mode == "relu" else q)
+        w, b = layer_params(plan.gating)
+        if plan.mode == "shallow":  # every layer's gates a linear function of the input
+            qs, zs = [F.linear(x, wj, bj) for wj, bj in zip(w, b)], [x] * len(w)
+        else:
+            qs, zs = chain_forward(arch, w, x, torch.relu if plan.mode == "relu" else None, b)
     # value network forward: inputs a_j, pre-activations u_j, gates G_j
     h: Tensor = x if plan.value_input == "x" else x.new_ones(x.shape)
     inputs: list[Tensor | float] = []

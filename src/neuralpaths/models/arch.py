@@ -241,13 +241,26 @@ def chain_preactivations(
     ``activation=torch.relu`` is a DGN's gating net; ``activation=None`` a deep *linear* one (DLGN).
     Only the first ``arch.n_hidden`` weights are used.
     """
+    return chain_forward(arch, weights, x, activation, biases)[0]
+
+
+def chain_forward(
+    arch: Arch,
+    weights: Sequence[Tensor],
+    x: Tensor,
+    activation: Callable[[Tensor], Tensor] | None = torch.relu,
+    biases: Sequence[Tensor | None] | None = None,
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Pre-activations ``q_l`` and layer inputs ``z_{l-1}`` of a gating network (the one forward
+    pass of DGNs, DLGNs and the structured NTK)."""
     biases = biases if biases is not None else [None] * len(weights)
-    qs, z = [], x
+    qs, zs, z = [], [], x
     for i in range(arch.n_hidden):
+        zs.append(z)
         q = apply_layer(arch, i, z, weights[i], biases[i])
         qs.append(q)
         z = _after(arch, i, q if activation is None else activation(q), 1)
-    return qs
+    return qs, zs
 
 
 def layer_params(layers: Sequence[nn.Module]) -> tuple[list[Tensor], list[Tensor | None]]:

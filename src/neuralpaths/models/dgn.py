@@ -24,6 +24,7 @@ Shape:
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +61,9 @@ class DGN(GatedModel):
         gating_bias: biases in the gating network (default: ``arch.bias``, which also sets the value
             network's). Gating biases move the gates' hyperplanes off the origin without adding
             bias paths to the value network.
+
+    Attributes: ``gating_kind`` (the ``gating`` argument), ``gating`` and ``value`` (the two networks,
+    ``ModuleList``\\ s), ``gate``, ``value_input``.
     """
 
     def __init__(
@@ -82,7 +86,7 @@ class DGN(GatedModel):
             raise ValueError("shallow (DLGN-SF) gating is defined for fully connected nets only")
         if value_input not in VALUE_INPUTS:
             raise ValueError(f"unknown value_input {value_input!r}: use one of {VALUE_INPUTS}")
-        self.arch, self.gating_mode, self.value_input = arch, gating, value_input
+        self.arch, self.gating_kind, self.value_input = arch, gating, value_input
         self.gate = Gate.parse(gate, beta, eps)
         g = make_generator(seed)
         self.value = make_layers(arch)
@@ -98,6 +102,12 @@ class DGN(GatedModel):
     @property
     def value_layers(self) -> nn.ModuleList:
         return self.value
+
+    @property
+    def gating_mode(self) -> str:
+        """Deprecated name of :attr:`gating_kind` (``.gating`` is the gating *network*)."""
+        warnings.warn("DGN.gating_mode is deprecated: use DGN.gating_kind", DeprecationWarning, stacklevel=2)
+        return self.gating_kind
 
     @property
     def tied(self) -> bool:
@@ -127,9 +137,9 @@ class DGN(GatedModel):
         """Gate pre-activations ``q_l``, each ``(n, *arch.hidden_shapes[l])``."""
         self.check_input(x)
         w, b = layer_params(self.gating)
-        if self.gating_mode == "shallow":
+        if self.gating_kind == "shallow":
             return [F.linear(x, wi, bi) for wi, bi in zip(w, b)]
-        act = torch.relu if self.gating_mode == "relu" else None
+        act = torch.relu if self.gating_kind == "relu" else None
         return chain_preactivations(self.arch, w, x, act, b)
 
     def gate_maps(self, x: Tensor) -> list[Tensor]:
@@ -141,7 +151,7 @@ class DGN(GatedModel):
         return gated_forward(self.arch, w, self.value_input_for(x), gates, b)
 
     def extra_repr(self) -> str:
-        return f"gating={self.gating_mode!r}, gate={self.gate}, value_input={self.value_input!r}"
+        return f"gating={self.gating_kind!r}, gate={self.gate}, value_input={self.value_input!r}"
 
     # --- the NPF paper's regimes --------------------------------------------------------------
     @classmethod

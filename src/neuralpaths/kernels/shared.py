@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..kernels import npk
-from ..models import GatedModel
+from ..models.base import GatedModel
+from ..progress import progress_bar
+from .npk import npk
 
 _BLOCK_NUMBERS = 8 * 2**20  # pairs x positions² per block (64 MiB in float64)
 
@@ -60,20 +61,32 @@ def _diagonal_box(s: Tensor, hh: int, ww: int, k: int) -> Tensor:
 
 
 @torch.no_grad()
-def shared_weight_npk(model: GatedModel, x1: Tensor, x2: Tensor | None = None) -> Tensor:
+def shared_weight_npk(
+    model: GatedModel,
+    x1: Tensor,
+    x2: Tensor | None = None,
+    *,
+    block_size: int | None = None,
+    progress: bool | None = None,
+) -> Tensor:
     """``H̄(x, x')``: the sum of ``φ_x(p) φ_x'(p')`` over pairs of paths with the same weights.
 
     Equals :func:`~neuralpaths.kernels.npk` for fully connected nets and for conv nets that
     flatten; for conv nets with global average pooling it sums the NPK over relative shifts.
 
+    ``block_size``: rows of ``x1`` per block (``None``: as many as keep a block near 64 MiB);
+    ``progress``: a bar over blocks (``None``: for jobs longer than 2 s).
+
     Shape:
         ``(n1, *in_shape), (n2, *in_shape) -> (n1, n2)``.
     """
+    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}")
     arch = model.arch
     if model.has_value_bias:
         raise ValueError("shared_weight_npk: the value network has biases; build the model with bias=False")
     if not arch.is_conv:
-        return npk(model, x1, x2)
+        return npk(model, x1, x2, block_size=block_size, progress=progress)
     model.check_input(x1)
     if x2 is not None:
         model.check_input(x2)
@@ -84,8 +97,15 @@ def shared_weight_npk(model: GatedModel, x1: Tensor, x2: Tensor | None = None) -
     n_conv, (hh, ww) = len(arch.conv), arch.in_shape[1:]
     n1, n2, positions = len(h1), len(h2), hh * ww
     out = h1.new_empty(n1, n2)
-    rows = max(1, _BLOCK_NUMBERS // max(1, n2 * positions**2))
-    for s0 in range(0, n1, rows):
+    rows = block_size or max(1, _BLOCK_NUMBERS // max(1, n2 * positions**2))
+    bar = progress_bar(
+        range(0, n1, rows),
+        desc="shared-weight NPK",
+        unit="block",
+        enabled=progress,
+        delay=2.0 if progress is None else 0,
+    )
+    for s0 in bar:
         e = min(n1, s0 + rows)
         s = _pair_overlap(h1[s0:e], h2)
         for layer in range(n_conv):
