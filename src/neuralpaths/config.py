@@ -11,7 +11,6 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 try:
@@ -22,9 +21,10 @@ except ModuleNotFoundError:  # Python 3.10
 from .errors import ConfigError
 
 
-def presets(module: ModuleType) -> dict[str, dict[str, Any]]:
-    """The experiment's presets: ``{"default": {...}, "smoke": {...}, "paper": {...}, ...}``."""
-    path = Path(module.__file__).with_suffix(".toml")
+def presets(experiment: Any) -> dict[str, dict[str, Any]]:
+    """The presets of an experiment declaration (``neuralpaths.experiments.common.Experiment``):
+    ``{"default": {...}, "smoke": {...}, "paper": {...}, ...}`` from its ``presets_path``."""
+    path = Path(experiment.presets_path)
     found = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     found.setdefault("default", {})
     return found
@@ -120,21 +120,23 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def make_config(module: ModuleType, preset: str = "default", overrides: Mapping[str, Any] | None = None):
-    """The experiment's ``Config`` for ``preset`` with ``overrides`` applied, every value type-checked."""
-    table = presets(module)
+def make_config(experiment: Any, preset: str = "default", overrides: Mapping[str, Any] | None = None):
+    """The experiment's ``Config`` for ``preset`` with ``overrides`` applied, every value type-checked
+    (``experiment``: its declaration, ``neuralpaths.experiments.common.Experiment``)."""
+    table = presets(experiment)
     if preset not in table:
-        raise ConfigError(f"unknown preset {preset!r} for {module.NAME}; available: {', '.join(table)}")
-    types = config_types(module.Config)
+        raise ConfigError(f"unknown preset {preset!r} for {experiment.name}; available: {', '.join(table)}")
+    types = config_types(experiment.config)
     values: dict[str, Any] = {}
     for source, items in ((f"preset {preset!r}", table[preset]), ("override", dict(overrides or {}))):
         for key, value in items.items():
             if key not in types:
                 raise ConfigError(
-                    f"unknown config key {key!r} ({source}) for {module.NAME}; valid keys: {', '.join(types)}"
+                    f"unknown config key {key!r} ({source}) for {experiment.name}; "
+                    f"valid keys: {', '.join(types)}"
                 )
             values[key] = coerce(key, value, types[key])
-    return module.Config(**values)
+    return experiment.config(**values)
 
 
 def _split_top(text: str) -> list[str]:

@@ -11,7 +11,6 @@ import os
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .io import atomic_write_text, read_json
@@ -85,16 +84,17 @@ def aggregate_rows(tables: Sequence[Sequence[dict]]) -> list[dict]:
     return out
 
 
-def _run_header(out: Path, module: ModuleType) -> list[str]:
+def _run_header(out: Path, experiment: Any) -> list[str]:
     record = read_json(out / "config.json") if (out / "config.json").exists() else {}
     env = read_json(out / "env.json") if (out / "env.json").exists() else {}
     sets = " ".join(f"--set {k}={_cli_value(v)}" for k, v in record.get("overrides", {}).items())
     seeds = record.get("seeds") or []
     seed_arg = f" --seeds {','.join(map(str, seeds))}" if len(seeds) > 1 else ""
-    cmd = f"neuralpaths run {module.NAME} --preset {record.get('preset', 'default')}{seed_arg} {sets}".strip()
+    preset = record.get("preset", "default")
+    cmd = f"neuralpaths run {experiment.name} --preset {preset}{seed_arg} {sets}".strip()
     git = env.get("git", {})
     lines = [
-        f"# {module.NAME}: {module.DESCRIPTION}",
+        f"# {experiment.name}: {experiment.description}",
         "",
         f"- reproduce: `{cmd}`",
         f"- preset: `{record.get('preset', '?')}`, seeds: {seeds or '?'}",
@@ -115,14 +115,15 @@ def _cli_value(v: Any) -> str:
 
 
 def write_report(
-    out: Path, module: ModuleType, results: dict, tables: dict[str, list[dict]], figures: Sequence[Path]
+    out: Path, experiment: Any, results: dict, tables: dict[str, list[dict]], figures: Sequence[Path]
 ) -> Path:
-    """``report.md``: header, the experiment's summary, tables, figures, configuration."""
-    lines = _run_header(out, module)
+    """``report.md``: header, the experiment's summary, tables, figures, configuration (``experiment``:
+    its declaration, ``neuralpaths.experiments.common.Experiment``)."""
+    lines = _run_header(out, experiment)
     if "seconds" in results:
         lines[-1:] = [f"- time: {results['seconds']:.1f} s", ""]
-    if hasattr(module, "summary"):
-        lines += ["## Summary", "", module.summary(results).strip(), ""]
+    if experiment.summary is not None:
+        lines += ["## Summary", "", experiment.summary(results).strip(), ""]
     for title, rows in tables.items():
         lines += [f"## {title}", "", markdown_table(rows)]
     if figures:
@@ -137,9 +138,9 @@ def write_report(
     return atomic_write_text(out / "report.md", "\n".join(lines))
 
 
-def write_seed_report(out: Path, module: ModuleType, summary: dict) -> Path:
+def write_seed_report(out: Path, experiment: Any, summary: dict) -> Path:
     """Top-level report of a multi-seed run: mean ± std tables, links to each seed's report."""
-    lines = _run_header(out, module)
+    lines = _run_header(out, experiment)
     for title, rows in summary["aggregate_tables"].items():
         lines += [f"## {title} (mean ± std over {len(summary['seeds'])} seeds)", "", markdown_table(rows)]
     lines += ["## Per-seed reports", ""]

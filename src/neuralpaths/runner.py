@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from .config import (  # noqa: F401 (re-exported: the runner is where scripts lo
     read_config_file,
 )
 from .errors import ConfigError, UserError
+from .experiments.common import Experiment, num_threads
 from .io import append_jsonl, atomic_write_json, metrics_logger, read_json, to_json, write_rows_csv  # noqa: F401 (metrics_logger re-exported)
 from .progress import progress_disabled
 
@@ -119,40 +119,41 @@ def _status(out: Path, state: str, **extra: Any) -> None:
     )
 
 
-def _run_one(module: ModuleType, cfg: Any, out: Path, record: dict) -> dict:
+def _run_one(experiment: Experiment, cfg: Any, out: Path, record: dict) -> dict:
     _prepare_dir(out, record)
     atomic_write_json(out / "config.json", record)
+    threads = getattr(cfg, "threads", 0)  # a Config field `threads` (0: PyTorch's default)
     atomic_write_json(
-        out / "env.json",
-        {**environment(cfg.seed), "torch_threads": getattr(cfg, "threads", 0) or torch.get_num_threads()},
+        out / "env.json", {**environment(cfg.seed), "torch_threads": threads or torch.get_num_threads()}
     )
     _status(out, "running")
     seed_everything(cfg.seed)
-    threads = torch.get_num_threads()
-    if getattr(cfg, "threads", 0) > 0:  # a Config field `threads` (0: PyTorch's default)
-        torch.set_num_threads(cfg.threads)
     start = time.perf_counter()
     try:
-        results = module.run(cfg, out)
+        with num_threads(threads):
+            results = experiment.run(cfg, out)
     except BaseException as e:
         _status(out, "failed", error=f"{type(e).__name__}: {e}")
         raise
-    finally:
-        torch.set_num_threads(threads)
-    results = {"experiment": module.NAME, "seed": cfg.seed, **results, "seconds": time.perf_counter() - start}
+    results = {
+        "experiment": experiment.name,
+        "seed": cfg.seed,
+        **results,
+        "seconds": time.perf_counter() - start,
+    }
     atomic_write_json(out / "results.json", results)
-    finish(module, results, out)
+    finish(experiment, results, out)
     _status(out, "done", seconds=results["seconds"])
     return results
 
 
-def finish(module: ModuleType, results: dict, out: Path) -> None:
+def finish(experiment: Experiment, results: dict, out: Path) -> None:
     """Figures, results.csv and report.md from saved results (also used by ``plot``)."""
-    figures = module.plot(results, out) or []
-    tables = module.tables(results)
+    figures = experiment.plot(results, out) or []
+    tables = experiment.tables(results)
     if tables:
         write_rows_csv(out / "results.csv", next(iter(tables.values())))
-    report.write_report(out, module, results, tables, figures)
+    report.write_report(out, experiment, results, tables, figures)
 
 
 def default_out(name: str, preset: str) -> Path:
@@ -169,9 +170,9 @@ def run_experiment(
     config_file: str | os.PathLike | None = None,
 ) -> Path:
     """Run experiment ``name`` and return its run folder (see module docstring)."""
-    module = experiments.get(name)
+    experiment = experiments.get(name)
     merged = {**(read_config_file(config_file) if config_file else {}), **dict(overrides or {})}
-    cfg = make_config(module, preset, merged)
+    cfg = make_config(experiment, preset, merged)
     out = Path(out) if out is not None else default_out(name, preset)
     seeds = list(seeds) if seeds is not None else [cfg.seed]
     if len(set(seeds)) != len(seeds):
@@ -180,7 +181,7 @@ def run_experiment(
     with progress_disabled() if not progress else nullcontext():
         if len(seeds) == 1:
             cfg = dataclasses.replace(cfg, seed=seeds[0])
-            _run_one(module, cfg, out, {**record, "config": dataclasses.asdict(cfg)})
+            _run_one(experiment, cfg, out, {**record, "config": dataclasses.asdict(cfg)})
             return out
         _prepare_dir(out, {**record, "config": dataclasses.asdict(cfg)})
         atomic_write_json(out / "config.json", {**record, "config": dataclasses.asdict(cfg)})
@@ -189,25 +190,25 @@ def run_experiment(
         for s in seeds:
             cfg_s = dataclasses.replace(cfg, seed=s)
             per_seed[s] = _run_one(
-                module, cfg_s, out / f"seed-{s}", {**record, "config": dataclasses.asdict(cfg_s)}
+                experiment, cfg_s, out / f"seed-{s}", {**record, "config": dataclasses.asdict(cfg_s)}
             )
-        write_seed_summary(module, out, per_seed)
+        write_seed_summary(experiment, out, per_seed)
     return out
 
 
-def write_seed_summary(module: ModuleType, out: Path, per_seed: dict[int, dict]) -> None:
+def write_seed_summary(experiment: Experiment, out: Path, per_seed: dict[int, dict]) -> None:
     """Mean ± std over seeds of every table, with the per-seed reports linked."""
-    per_table = [module.tables(r) for r in per_seed.values()]
+    per_table = [experiment.tables(r) for r in per_seed.values()]
     agg = {title: report.aggregate_rows([t[title] for t in per_table]) for title in per_table[0]}
-    summary = {"experiment": module.NAME, "seeds": list(per_seed), "aggregate_tables": agg}
+    summary = {"experiment": experiment.name, "seeds": list(per_seed), "aggregate_tables": agg}
     atomic_write_json(out / "results.json", summary)
     if agg:
         write_rows_csv(out / "results.csv", next(iter(agg.values())))
-    report.write_seed_report(out, module, summary)
+    report.write_seed_report(out, experiment, summary)
     _status(out, "done", seeds=list(per_seed))
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[ModuleType, dict, Path]:
+def load_run(run_dir: str | os.PathLike) -> tuple[Experiment, dict, Path]:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
         raise UserError(f"{run_dir} is not a run folder (no config.json)")
@@ -225,7 +226,7 @@ def resume(run_dir: str | os.PathLike, progress: bool = True) -> Path:
 
 def replot(run_dir: str | os.PathLike) -> list[Path]:
     """Redraw figures and the report from saved results, without retraining."""
-    module, _, run_dir = load_run(run_dir)
+    experiment, _, run_dir = load_run(run_dir)
     if not (run_dir / "results.json").exists():
         raise UserError(
             f"{run_dir} has no results.json yet (unfinished run? try `neuralpaths resume {run_dir}`)"
@@ -234,21 +235,21 @@ def replot(run_dir: str | os.PathLike) -> list[Path]:
     if "aggregate_tables" in results:
         for s in results["seeds"]:
             replot(run_dir / f"seed-{s}")
-        report.write_seed_report(run_dir, module, results)
+        report.write_seed_report(run_dir, experiment, results)
         return sorted((run_dir).glob("seed-*/figures/*.png"))
-    finish(module, results, run_dir)
+    finish(experiment, results, run_dir)
     return sorted((run_dir / "figures").glob("*.png"))
 
 
 def show(run_dir: str | os.PathLike) -> str:
     """The run's tables as text."""
-    module, record, run_dir = load_run(run_dir)
+    experiment, record, run_dir = load_run(run_dir)
     if not (run_dir / "results.json").exists():
         raise UserError(
             f"{run_dir} has no results.json yet (unfinished run? try `neuralpaths resume {run_dir}`)"
         )
     results = read_json(run_dir / "results.json")
-    tables = results["aggregate_tables"] if "aggregate_tables" in results else module.tables(results)
+    tables = results["aggregate_tables"] if "aggregate_tables" in results else experiment.tables(results)
     head = f"{record['experiment']} ({record['preset']} preset) — {run_dir}\n"
     return head + "\n".join(f"\n{title}\n{report.text_table(rows)}" for title, rows in tables.items())
 
@@ -265,10 +266,10 @@ def sweep(
     """Run every combination of ``grid`` (one run folder each) and write one combined table."""
     import itertools
 
-    module = experiments.get(name)
+    experiment = experiments.get(name)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     for combo in combos:  # validate everything before running anything
-        make_config(module, preset, {**dict(overrides or {}), **combo})
+        make_config(experiment, preset, {**dict(overrides or {}), **combo})
     out = Path(out) if out is not None else Path("runs") / name / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep"
     rows = []
     for combo in combos:
@@ -276,7 +277,7 @@ def sweep(
         run_dir = run_experiment(
             name, preset, {**dict(overrides or {}), **combo}, out=out / label, progress=progress
         )
-        tables = module.tables(read_json(run_dir / "results.json"))
+        tables = experiment.tables(read_json(run_dir / "results.json"))
         first = next(iter(tables.values()), [])
         rows += [{**{k: report._cli_value(v) for k, v in combo.items()}, **r} for r in first]
     write_rows_csv(out / "sweep.csv", rows)

@@ -13,8 +13,10 @@ from PIL import Image
 from neuralpaths import DLGN, Arch
 from neuralpaths.data.cifar import CIFAR10_ENV
 from neuralpaths.errors import ConfigError, DataNotFoundError
-from neuralpaths.experiments import dlgn_odt, halfspace_2d
-from neuralpaths.experiments._halfspace_2d_figures import unpack_grid
+from neuralpaths.experiments import get
+from neuralpaths.experiments.dlgn_odt.run import make_model
+from neuralpaths.experiments.halfspace_2d.report import unpack_grid
+from neuralpaths.experiments.halfspace_2d.run import top_paths
 from neuralpaths.geometry import Hyperplanes, gating_hyperplanes, nearest_gating_distance
 from neuralpaths.io import load_checkpoint, read_json
 from neuralpaths.runner import make_config, run_experiment
@@ -61,15 +63,15 @@ def test_odt_results_and_figures(odt_run):
 def test_odt_attraction_matches_the_checkpointed_model(odt_run):
     """Recompute the trained DLGN's nearest-hyperplane distances from its checkpoint and the saved tree."""
     out, r = odt_run
-    cfg = make_config(dlgn_odt, "smoke")
+    cfg = make_config(get("dlgn-odt"), "smoke")
     m = r["models"]["dlgn"]
-    model = dlgn_odt.make_model(cfg, "dlgn", 0, 20)
+    model = make_model(cfg, "dlgn", 0, 20)
     model.load_state_dict(load_checkpoint(out / "checkpoints" / f"d20-dlgn-lr{m['lr']:g}.pt")["best_state"])
     tree = torch.tensor(r["runs"]["20"]["tree"]["normals"], dtype=torch.float64)
     expected = nearest_gating_distance(tree, gating_hyperplanes(model))
     got = torch.tensor([row["dist_final"] for row in r["attraction"]["dlgn"]["rows"]], dtype=torch.float64)
     assert torch.allclose(got, expected, atol=1e-6)
-    init = nearest_gating_distance(tree, gating_hyperplanes(dlgn_odt.make_model(cfg, "dlgn", 0, 20)))
+    init = nearest_gating_distance(tree, gating_hyperplanes(make_model(cfg, "dlgn", 0, 20)))
     got = torch.tensor([row["dist_init"] for row in r["attraction"]["dlgn"]["rows"]], dtype=torch.float64)
     assert torch.allclose(got, init, atol=1e-6)
 
@@ -117,13 +119,13 @@ def test_path_values_times_shares_add_up_to_the_mean_score():
     torch.manual_seed(0)
     model = DLGN(Arch.mlp(2, [3, 4], 2), gate="hard", gating_bias=True, seed=3)
     x = 2 * torch.rand(200, 2) - 1
-    paths = halfspace_2d.top_paths(model, x, k=12, distinct=False)
+    paths = top_paths(model, x, k=12, distinct=False)
     assert len(paths) == 12 and [p["path"] for p in paths] != sorted(p["path"] for p in paths)
     total = sum(p["value"] * p["share"] for p in paths)
     with torch.no_grad():
         out = model(x)
     assert math.isclose(total, float((out[:, 1] - out[:, 0]).mean()), rel_tol=1e-5, abs_tol=1e-6)
-    distinct = halfspace_2d.top_paths(model, x, k=12)  # no two regions hold the same points
+    distinct = top_paths(model, x, k=12)  # no two regions hold the same points
     inside = [
         tuple(Hyperplanes.from_dict(p["halfspaces"]).positive(x.double()).all(1).tolist()) for p in distinct
     ]

@@ -8,13 +8,13 @@ import torch
 
 from neuralpaths import runner
 from neuralpaths.errors import ConfigError
-from neuralpaths.experiments import _kernel_regimes_kernels as kk
-from neuralpaths.experiments import kernel_regimes
+from neuralpaths.experiments.kernel_regimes import report
+from neuralpaths.experiments.kernel_regimes import run as kr
 from neuralpaths.io import read_json
 from neuralpaths.kernels import KernelRegressor, npk, npk_limit, ntk, one_hot, relu_ntk
 from neuralpaths.models import Arch, ReLUNet
 
-KERNELS = tuple(kk.KERNELS)
+KERNELS = tuple(kr.KERNELS)
 
 
 def _net(k: int, bias: bool = False, seed: int = 0) -> ReLUNet:
@@ -24,25 +24,25 @@ def _net(k: int, bias: bool = False, seed: int = 0) -> ReLUNet:
 def test_kernel_fn_gives_the_library_kernels():
     x = torch.rand(8, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     x2 = x[:5].flip(0)
-    net, widths = _net(3), (5, 4)
+    net, arch = _net(3), Arch.mlp(6, [5, 4], 3, bias=False)  # the closed forms read the architecture
     want = {
         "npk-random": lambda a, b: npk(net, a, b),
         "npk-trained": lambda a, b: npk(net, a, b),
-        "npk-limit": lambda a, b: npk_limit(a, b, depth=3),
-        "ntk-inf": lambda a, b: relu_ntk(a, b, depth=3, parameterization="standard", widths=[5, 4]),
-        "ntk-inf-ntkparam": lambda a, b: relu_ntk(a, b, depth=3, parameterization="ntk"),
+        "npk-limit": lambda a, b: npk_limit(arch, a, b),
+        "ntk-inf": lambda a, b: relu_ntk(arch, a, b, parameterization="standard"),
+        "ntk-inf-ntkparam": lambda a, b: relu_ntk(arch, a, b, parameterization="ntk"),
         "ntk-init": lambda a, b: ntk(net, a, b).diagonal(dim1=2, dim2=3).mean(-1),
         "ntk-trained": lambda a, b: ntk(net, a, b).diagonal(dim1=2, dim2=3).mean(-1),
     }
     assert set(want) == set(KERNELS)
     for name, ref in want.items():
-        f = kk.kernel_fn(name, widths)
+        f = kr.kernel_fn(name)
         sym = f(net, x, None)
         torch.testing.assert_close(sym, ref(x, None), rtol=1e-10, atol=1e-12, msg=name)
         assert torch.equal(sym, sym.T), name  # symmetric exactly
         torch.testing.assert_close(f(net, x2, x), ref(x2, x), rtol=1e-10, atol=1e-12, msg=name)
     with pytest.raises(ValueError, match="unknown kernel 'nngp'"):
-        kk.kernel_fn("nngp", widths)
+        kr.kernel_fn("nngp")
 
 
 def test_centring_the_one_hot_targets_changes_no_prediction():
@@ -50,8 +50,8 @@ def test_centring_the_one_hot_targets_changes_no_prediction():
     a = torch.randn(40, 10, generator=g, dtype=torch.float64)
     k, kt = a[:30] @ a[:30].T, a[30:] @ a[:30].T
     y = one_hot(torch.randint(0, 5, (30,), generator=g), 5, dtype=torch.float64)
-    p = KernelRegressor(ridge=0.1).fit(k, y).predict(kt)
-    q = KernelRegressor(ridge=0.1).fit(k, y - 0.1).predict(kt)
+    p = KernelRegressor(ridge=0.1, kernel="precomputed").fit(k, y).predict(kt)
+    q = KernelRegressor(ridge=0.1, kernel="precomputed").fit(k, y - 0.1).predict(kt)
     shift = p - q  # the same for every class of a test point
     torch.testing.assert_close(shift, shift[:, :1].expand_as(shift), rtol=1e-10, atol=1e-12)
     assert torch.equal(p.argmax(1), q.argmax(1))
@@ -59,13 +59,13 @@ def test_centring_the_one_hot_targets_changes_no_prediction():
 
 def test_nested_order_prefixes_are_class_balanced():
     labels = np.random.default_rng(0).choice(10, size=500, p=np.linspace(1, 2, 10) / 15)
-    order = kernel_regimes.nested_order(labels, seed=4)
+    order = kr.nested_order(labels, seed=4)
     assert sorted(order) == list(range(500))
     for n in (10, 50, 200):
         counts = np.bincount(labels[order[:n]], minlength=10)
         assert counts.max() - counts.min() <= 1, (n, counts)
-    assert np.array_equal(order, kernel_regimes.nested_order(labels, seed=4))
-    assert not np.array_equal(order, kernel_regimes.nested_order(labels, seed=5))
+    assert np.array_equal(order, kr.nested_order(labels, seed=4))
+    assert not np.array_equal(order, kr.nested_order(labels, seed=5))
 
 
 def _numbers(results: dict) -> dict:
@@ -94,16 +94,16 @@ def test_smoke_run_writes_everything(smoke):
     assert a["names"] == list(KERNELS) and np.allclose(np.diag(a["matrix"]), 1.0)
     assert np.allclose(a["matrix"], np.array(a["matrix"]).T)
     assert {p.name for p in (smoke / "figures").iterdir()} == {"accuracy_vs_n.png", "alignment.png"}
-    tables = kernel_regimes.tables(res)
+    tables = report.tables(res)
     first = next(iter(tables.values()))
-    assert [r["kernel"] for r in first] == [kk.KERNELS[k] for k in KERNELS]
+    assert [r["kernel"] for r in first] == [kr.KERNELS[k] for k in KERNELS]
     assert set(first[0]) == {"kernel", "n=50", "n=100"}
     assert "n=100" in (smoke / "results.csv").read_text().splitlines()[0]
     assert "## Summary" in (smoke / "report.md").read_text()
 
 
 def test_interrupted_run_resumes_without_recomputing(smoke, tmp_path, monkeypatch):
-    real = kernel_regimes.run_kernel
+    real = kr.run_kernel
 
     def interrupted(name, *args, **kw):
         if name == "ntk-inf":
@@ -111,16 +111,16 @@ def test_interrupted_run_resumes_without_recomputing(smoke, tmp_path, monkeypatc
         return real(name, *args, **kw)
 
     out = tmp_path / "run"
-    monkeypatch.setattr(kernel_regimes, "run_kernel", interrupted)
+    monkeypatch.setattr(kr, "run_kernel", interrupted)
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment("kernel-regimes", "smoke", out=out, progress=False)
     assert not (out / "results.json").exists()
-    monkeypatch.setattr(kernel_regimes, "run_kernel", real)
+    monkeypatch.setattr(kr, "run_kernel", real)
     formed = set()  # kernels whose Gram matrices are formed after the resume
-    real_fn = kernel_regimes.kernel_fn
+    real_fn = kr.kernel_fn
 
-    def recording(name, widths):
-        f = real_fn(name, widths)
+    def recording(name):
+        f = real_fn(name)
 
         def gram(model, a, b):
             formed.add(name)
@@ -128,7 +128,7 @@ def test_interrupted_run_resumes_without_recomputing(smoke, tmp_path, monkeypatc
 
         return gram
 
-    monkeypatch.setattr(kernel_regimes, "kernel_fn", recording)
+    monkeypatch.setattr(kr, "kernel_fn", recording)
     runner.resume(out, progress=False)
     assert formed == set(KERNELS[KERNELS.index("ntk-inf") :])  # finished kernels come from the cache
     assert _numbers(read_json(out / "results.json")) == _numbers(read_json(smoke / "results.json"))

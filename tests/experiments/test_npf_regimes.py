@@ -5,9 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from neuralpaths import runner
-from neuralpaths.experiments import npf_regimes
+from neuralpaths import experiments, runner
+from neuralpaths.experiments import common
+from neuralpaths.experiments.npf_regimes.report import reference
 from neuralpaths.io import read_json, read_jsonl
+
+NPF = experiments.get("npf-regimes")
 
 REGIMES = ("relu", "frnpf-ii", "frnpf-di", "flnpf", "dlnpf")
 
@@ -43,7 +46,7 @@ def test_smoke_run_writes_everything(smoke):
 
 
 def test_interrupted_run_resumes_to_identical_numbers(smoke, tmp_path, monkeypatch):
-    real_fit = npf_regimes.fit
+    real_fit = common.fit
 
     def interrupted_fit(model, data, cfg, **kw):
         if kw.get("desc") == "FLNPF":  # stop in the middle of the fourth regime
@@ -52,7 +55,7 @@ def test_interrupted_run_resumes_to_identical_numbers(smoke, tmp_path, monkeypat
         return real_fit(model, data, cfg, **kw)
 
     out = tmp_path / "run"
-    monkeypatch.setattr(npf_regimes, "fit", interrupted_fit)
+    monkeypatch.setattr(common, "fit", interrupted_fit)
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment("npf-regimes", "smoke", out=out, progress=False)
     assert read_json(out / "status.json")["state"] == "failed" and not (out / "results.json").exists()
@@ -66,9 +69,7 @@ def test_interrupted_run_resumes_to_identical_numbers(smoke, tmp_path, monkeypat
 
 
 def test_paper_preset_is_the_official_protocol():
-    from neuralpaths.runner import make_config
-
-    cfg = make_config(npf_regimes, "paper")
+    cfg = runner.make_config(NPF, "paper")
     assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, cfg.widths) == (
         "adam",
         1e-4,
@@ -76,7 +77,7 @@ def test_paper_preset_is_the_official_protocol():
         100,
         (128,) * 5,
     )
-    sgd = make_config(npf_regimes, "paper-sgd")
+    sgd = runner.make_config(NPF, "paper-sgd")
     assert (sgd.optimizer, sgd.lr, sgd.batch_size, sgd.epochs) == ("sgd", 1e-2, 32, 300)
 
 
@@ -164,8 +165,6 @@ def test_unknown_arch_is_refused(tmp_path):
 
 
 def test_reference_rows_match_arch_dataset_and_optimiser():
-    from neuralpaths.experiments._npf_regimes_report import reference
-
     def ref(arch, dataset, opt):
         return reference({"setup": {"arch": arch, "dataset": dataset, "optimizer": opt}})
 
@@ -178,10 +177,8 @@ def test_reference_rows_match_arch_dataset_and_optimiser():
 
 
 def test_conv_paper_presets_are_the_official_adam_protocols():
-    from neuralpaths.runner import make_config
-
     for preset, arch, epochs in (("paper-vconv", "vconv", 80), ("paper-gconv", "gconv", 200)):
-        cfg = make_config(npf_regimes, preset)
+        cfg = runner.make_config(NPF, preset)
         assert (cfg.arch, cfg.dataset, cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == (
             arch,
             "cifar10",

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from neuralpaths import runner
-from neuralpaths.experiments import resnet_ensemble
-from neuralpaths.experiments._resnet_ensemble_report import code, depth
+from neuralpaths.experiments import common
+from neuralpaths.experiments.resnet_ensemble.report import code, depth, tables
+from neuralpaths.experiments.resnet_ensemble.run import saved_kernels
 from neuralpaths.io import read_json
 
 STATS = {"trace", "inner_with_total", "trace_share", "frobenius_share", "alignment", "nu", "effective_rank"}
@@ -51,7 +52,7 @@ def test_parts_sum_to_the_total(smoke):
         assert sum(p["frobenius_share"] for p in parts) == pytest.approx(1.0, rel=1e-8)
         assert res["sum_rel_error"][stage] < 1e-8
         # and from the saved kernels themselves
-        kernels = resnet_ensemble.saved_kernels(smoke, stage)
+        kernels = saved_kernels(smoke, stage)
         total_k = kernels.pop("total")
         assert set(kernels) == set(res["parts"]) and total_k.dtype == torch.float64
         err = (sum(kernels.values()) - total_k).norm() / total_k.norm()
@@ -69,19 +70,19 @@ def test_report_and_figures(smoke):
         "share_by_depth.png",
         "kernels.png",
     }
-    rows = next(iter(resnet_ensemble.tables(res).values()))
+    rows = next(iter(tables(res).values()))
     assert [r["sub_architecture"] for r in rows][-1] == "total" and rows[0]["sub_architecture"] == "SSS"
 
 
 def test_resume_reproduces_the_run(smoke, tmp_path, monkeypatch):
-    real_fit = resnet_ensemble.fit
+    real_fit = common.fit
 
     def interrupted_fit(model, data, cfg, **kw):
         real_fit(model, data, cfg, stop_after=2, **kw)
         raise KeyboardInterrupt
 
     out = tmp_path / "run"
-    monkeypatch.setattr(resnet_ensemble, "fit", interrupted_fit)
+    monkeypatch.setattr(common, "fit", interrupted_fit)
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment("resnet-ensemble", "smoke", out=out, progress=False)
     assert (out / "kernels_init.json").exists() and not (out / "results.json").exists()

@@ -8,8 +8,8 @@ import pytest
 from neuralpaths import runner
 from neuralpaths.errors import ConfigError
 from neuralpaths.experiments import get
-from neuralpaths.experiments._univariate_summary import crossover_at
-from neuralpaths.experiments.univariate_regimes import crossings, same_sign_kinks
+from neuralpaths.experiments.univariate_regimes.report import crossover_at
+from neuralpaths.experiments.univariate_regimes.run import crossings, same_sign_kinks
 from neuralpaths.io import atomic_write_json, read_json
 
 NAME = "univariate-regimes"
@@ -67,8 +67,8 @@ def test_plot_redraws_from_results_and_resume_reuses_finished_runs(smoke, tmp_pa
     assert len(ckpts) == 2
     record = read_json(ckpts[0]) | {"steps": -1}
     atomic_write_json(ckpts[0], record)
-    module = get(NAME)
-    again = module.run(runner.make_config(module, "smoke"), out)  # what `neuralpaths resume` calls
+    experiment = get(NAME)
+    again = experiment.run(runner.make_config(experiment, "smoke"), out)  # what `neuralpaths resume` calls
     assert -1 in [r["steps"] for r in again["runs"]]
     assert [r["dist_cubic"] for r in again["runs"]] == [r["dist_cubic"] for r in results["runs"]]
 

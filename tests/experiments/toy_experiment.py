@@ -1,4 +1,5 @@
-"""A tiny experiment used to test the runner: the NPK of a random MLP, with fake 'epochs'."""
+"""A tiny experiment used to test the runner: the NPK of a random MLP, with fake 'epochs'. One module
+declares it (``EXPERIMENT``), with its presets beside it in ``toy_experiment.toml``."""
 
 from __future__ import annotations
 
@@ -9,11 +10,8 @@ import torch
 from matplotlib.figure import Figure
 
 from neuralpaths import MLP, npk
+from neuralpaths.experiments.common import Experiment
 from neuralpaths.io import metrics_logger, save_figure
-
-NAME = "toy"
-DESCRIPTION = "NPK trace of a random MLP (runner test)"
-RUNTIME = "<1 s"
 
 
 @dataclass(frozen=True)
@@ -52,3 +50,15 @@ def plot(results: dict, out: Path) -> list[Path]:
     ax.bar(["trace"], [results["trace"]])
     ax.set_title("NPK trace")
     return [save_figure(fig, out / "figures" / "trace.png")]
+
+
+EXPERIMENT = Experiment(
+    name="toy",
+    description="NPK trace of a random MLP (runner test)",
+    runtime="<1 s",
+    config=Config,
+    run=run,
+    tables=tables,
+    plot=plot,
+    presets_path=Path(__file__).with_suffix(".toml"),
+)

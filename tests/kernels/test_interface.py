@@ -16,7 +16,7 @@ DEPRECATED = {"params", "depth", "widths", "bias"}  # older spellings kept for o
 def _table() -> dict[str, tuple[str, set[str]]]:
     rows = {}
     lines = kernels.__doc__.splitlines()
-    start = [i for i, line in enumerate(lines) if line.startswith("kernel ")][0]
+    start = next(i for i, line in enumerate(lines) if line.startswith("kernel "))
     for line in lines[start + 2 :]:
         if line.startswith("====="):
             break
@@ -29,7 +29,15 @@ TABLE = _table()
 
 
 def test_the_table_lists_every_kernel():
-    assert set(TABLE) == {"npk", "npk_parts", "shared_weight_npk", "ntk", "relu_ntk", "relu_nngp", "npk_limit"}
+    assert set(TABLE) == {
+        "npk",
+        "npk_parts",
+        "shared_weight_npk",
+        "ntk",
+        "relu_ntk",
+        "relu_nngp",
+        "npk_limit",
+    }
 
 
 @pytest.mark.parametrize("name", list(TABLE))

@@ -1,10 +1,12 @@
-"""Kernel regression: ridge in dual form equals primal ridge; gd_predict limits and explicit GD."""
+"""Kernel regression: ridge in dual form equals primal ridge; gd_predict limits and explicit GD, and its
+t → ∞ limit equal to ridge-less KernelRegressor."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 
 from neuralpaths.kernels import KernelRegressor, accuracy, gd_predict, one_hot
@@ -30,7 +32,7 @@ def _rbf(a, b):
 def test_linear_kernel_ridge_equals_primal_ridge(k):
     x, xt, y = _problem(k=k)
     lam = 0.7
-    pred = KernelRegressor(ridge=lam).fit(x @ x.T, y).predict(xt @ x.T)
+    pred = KernelRegressor(ridge=lam, kernel="precomputed").fit(x @ x.T, y).predict(xt @ x.T)
     w = torch.linalg.solve(x.T @ x + lam * torch.eye(4, dtype=torch.float64), x.T @ y)  # primal closed form
     assert torch.allclose(pred, xt @ w, rtol=1e-10)
     sk = (
@@ -41,13 +43,21 @@ def test_linear_kernel_ridge_equals_primal_ridge(k):
 
 def test_fitted_state_and_numpy_inputs():
     x, _, y = _problem(n=8)
-    reg = KernelRegressor(ridge=1e-3).fit((x @ x.T + torch.eye(8, dtype=torch.float64)).numpy(), y.numpy())
+    reg = KernelRegressor(ridge=1e-3, kernel="precomputed")
+    reg.fit((x @ x.T + torch.eye(8, dtype=torch.float64)).numpy(), y.numpy())
     assert reg.n_features_in_ == 8 and reg.jitter_ == 0.0
-    assert reg.alpha_.shape == (8,) and reg.dual_coef_ is reg.alpha_
-    assert torch.allclose(
-        reg.cholesky_ @ reg.cholesky_.T, x @ x.T + (1 + 1e-3) * torch.eye(8, dtype=torch.float64)
+    assert isinstance(reg.dual_coef_, np.ndarray) and reg.dual_coef_.shape == (8,)
+    with pytest.warns(DeprecationWarning, match="use dual_coef_"):
+        assert reg.alpha_ is reg.dual_coef_
+    assert np.allclose(
+        reg.cholesky_ @ reg.cholesky_.T, (x @ x.T + (1 + 1e-3) * torch.eye(8, dtype=torch.float64)).numpy()
     )
-    assert reg.get_params() == {"ridge": 1e-3, "jitter": "auto"}
+    assert reg.get_params() == {
+        "ridge": 1e-3,
+        "jitter": "auto",
+        "kernel": "precomputed",
+        "kernel_params": None,
+    }
     assert reg.set_params(ridge=2.0).ridge == 2.0
     assert (
         reg.score(torch.cat([x @ x.T + torch.eye(8, dtype=torch.float64)]), y) > 0.99
@@ -57,32 +67,37 @@ def test_fitted_state_and_numpy_inputs():
 def test_singular_kernel_gets_a_recorded_jitter_or_a_clear_error():
     x, _, y = _problem(n=10, d=3)  # rank-3 linear kernel on 10 points
     k = x @ x.T
-    reg = KernelRegressor().fit(k, y)
+    reg = KernelRegressor(kernel="precomputed").fit(k, y)
     assert reg.jitter_ > 0
-    assert torch.isfinite(reg.alpha_).all()
+    assert torch.isfinite(reg.dual_coef_).all()
     scale = torch.finfo(torch.float64).eps * float(k.diagonal().mean())
     assert reg.jitter_ <= scale * 1e12
     with pytest.raises(ValueError, match="not positive definite.*pass ridge > 0 or jitter='auto'"):
-        KernelRegressor(jitter=None).fit(k - 1e-3 * torch.eye(10, dtype=torch.float64), y)
+        KernelRegressor(kernel="precomputed", jitter=None).fit(
+            k - 1e-3 * torch.eye(10, dtype=torch.float64), y
+        )
     with pytest.raises(ValueError, match="even with jitter up to"):
-        KernelRegressor().fit(-torch.eye(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+        KernelRegressor(kernel="precomputed").fit(
+            -torch.eye(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+        )
 
 
 def test_regressor_input_errors():
     x, xt, y = _problem()
+    pre = KernelRegressor(kernel="precomputed")
     with pytest.raises(ValueError, match="square"):
-        KernelRegressor().fit(x @ xt.T, y)
+        pre.fit(x @ xt.T, y)
     with pytest.raises(ValueError, match=r"y must have shape \(12,\)"):
-        KernelRegressor().fit(x @ x.T, y[:5])
-    with pytest.raises(RuntimeError, match="not fitted"):
-        KernelRegressor().predict(xt @ x.T)
-    reg = KernelRegressor(ridge=0.1).fit(x @ x.T, y)
-    with pytest.raises(ValueError, match=r"K_test_train must have shape \(m, 12\)"):
+        pre.fit(x @ x.T, y[:5])
+    with pytest.raises(NotFittedError, match="not fitted"):
+        KernelRegressor(kernel="precomputed").predict(xt @ x.T)
+    reg = KernelRegressor(ridge=0.1, kernel="precomputed").fit(x @ x.T, y)
+    with pytest.raises(ValueError, match=r"K\(X_test, X_train\) of shape \(m, 12\)"):
         reg.predict(xt @ xt.T)
     with pytest.raises(ValueError, match="ridge must be >= 0"):
-        KernelRegressor(ridge=-1)
+        KernelRegressor(ridge=-1, kernel="precomputed").fit(x @ x.T, y)  # validated in fit, not __init__
     with pytest.raises(ValueError, match="jitter must be"):
-        KernelRegressor(jitter="big")
+        KernelRegressor(jitter="big", kernel="precomputed").fit(x @ x.T, y)
 
 
 @pytest.mark.parametrize("k", [None, 2])
@@ -100,6 +115,22 @@ def test_gd_predict_limits(k):
     seq = gd_predict(kt, ktt, y, [0.0, 1.0, 1e12], f0=f0, f0_test=f0t)
     assert seq.shape == (3, *ridgeless.shape)
     assert torch.allclose(seq[2], ridgeless, rtol=1e-5)
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_gd_predict_at_infinity_is_ridgeless_kernel_regression(k):
+    """Gradient descent on the squared loss with a fixed positive definite kernel converges to the
+    ridge-less kernel regressor (the interpolant), in flow time and in whole steps."""
+    x, xt, y = _problem(k=k)
+    kt, ktt = _rbf(x, x), _rbf(xt, x)
+    reg = KernelRegressor(ridge=0.0, kernel="precomputed", jitter=None).fit(kt, y)
+    want = reg.predict(ktt)
+    assert torch.allclose(gd_predict(kt, ktt, y, math.inf), want, rtol=1e-6, atol=1e-8)
+    lr = 1.0 / float(torch.linalg.eigvalsh(kt).max())
+    assert torch.allclose(gd_predict(kt, ktt, y, math.inf, lr=lr), want, rtol=1e-6, atol=1e-8)
+    # and on raw features with the estimator's own kernel
+    fx = KernelRegressor(kernel="rbf", kernel_params={"gamma": 0.25}, jitter=None).fit(x.numpy(), y.numpy())
+    assert np.allclose(gd_predict(kt, ktt, y, math.inf).numpy(), fx.predict(xt.numpy()), rtol=1e-6, atol=1e-8)
 
 
 def test_gd_predict_rank_deficient_inf_is_min_norm_interpolant():

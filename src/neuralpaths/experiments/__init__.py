@@ -1,35 +1,37 @@
-"""Experiments: one module per experiment, separate from the library (the library never imports them).
+"""Experiments: one package per experiment, separate from the library (the library never imports them).
 
-Protocol — each experiment module ``neuralpaths/experiments/<name>.py`` defines:
+Protocol — each experiment is a package ``neuralpaths/experiments/<module>/`` with the same files:
 
-``NAME: str``
-    the CLI name, e.g. ``"npf-regimes"``.
-``DESCRIPTION: str``
-    one line for ``neuralpaths list``.
-``RUNTIME: str``
-    what the ``default`` preset costs, e.g. ``"~8 min on 2 CPU cores"``.
-``Config``
-    a frozen dataclass; every field has a default (the ``default`` preset), typed ``int``, ``float``,
-    ``bool``, ``str`` or ``tuple[...]`` of those; it has a ``seed: int`` field, and may have
-    ``threads: int`` (the runner then sets ``torch.set_num_threads``; 0 keeps PyTorch's default).
-presets
-    a TOML file beside the module, ``<module>.toml``, with tables ``[default]`` (may be empty),
-    ``[smoke]`` (seconds; runs in CI) and ``[paper]`` (the paper's protocol), each overriding
-    ``Config`` fields.
-``run(cfg: Config, out: pathlib.Path) -> dict``
-    does the work and returns JSON-able results. It may write checkpoints and auxiliary files under
-    ``out``, and append per-epoch records to ``out / "metrics.jsonl"`` (see
-    :func:`neuralpaths.runner.metrics_logger`). Training goes through :func:`neuralpaths.train.fit`
-    with checkpoints under ``out / "checkpoints"``, so ``neuralpaths resume`` can call ``run`` again
-    and finished work is skipped.
-``plot(results: dict, out: pathlib.Path) -> list[pathlib.Path]``
-    draws PNG figures into ``out / "figures"`` from ``results`` alone (``neuralpaths plot`` redraws
-    them without retraining).
-``tables(results: dict) -> dict[str, list[dict]]``
-    named tables (title -> rows); the first becomes ``results.csv``; all go into ``report.md`` and
-    ``neuralpaths show``.
+``__init__.py``
+    the experiment's docstring — what it measures, the command, the time the default preset takes
+    (the first clause of ``runtime``) and the numbers it should give — and its declaration
+    ``EXPERIMENT = Experiment.from_modules(name, description=..., runtime=..., run=run,
+    report=report)`` (:class:`.common.Experiment`: ``name``, ``description``, ``runtime``,
+    ``config``, ``run``, ``tables``, ``plot``, ``presets_path``, ``summary``).
+``run.py``
+    the protocol: ``Config``, a frozen dataclass whose every field has a default (the ``default``
+    preset), typed ``int``, ``float``, ``bool``, ``str`` or ``tuple[...]`` of those, with a
+    ``seed: int`` field and maybe ``threads: int`` (the runner then runs with that many torch threads;
+    0 keeps PyTorch's default); and ``run(cfg, out) -> dict``, which does the work and returns
+    JSON-able results. Training goes through :func:`.common.train` (checkpoints under
+    ``out / "checkpoints"``, per-epoch records in ``out / "metrics.jsonl"``) and other finished stages
+    through :func:`.common.cached`, so ``neuralpaths resume`` can call ``run`` again and finished work
+    is skipped.
+``report.py``
+    from saved results alone: ``tables(results) -> {title: rows}`` (the first becomes
+    ``results.csv``; all go into ``report.md`` and ``neuralpaths show``), ``plot(results, out) ->
+    [paths]`` (PNG figures in ``out / "figures"``; ``neuralpaths plot`` redraws them without
+    retraining) and, if the report has one, ``summary(results) -> str``.
+``presets.toml``
+    tables ``[default]`` (may be empty), ``[smoke]`` (seconds; runs in CI) and ``[paper]`` (the
+    paper's protocol, or the closest we have), each overriding ``Config`` fields. No times: the
+    declaration's ``runtime`` states them.
 
-The module docstring says the command, the time it takes and the numbers it should give.
+A package holds further modules only where one of these files would pass ~300 lines, named by what
+they do (``npf_regimes/models.py``, ``univariate_regimes/figures.py``). What several experiments
+repeat lives in :mod:`.common`. Experiments use the library's public names only, import no other
+experiment and never the runner (``tests/experiments/test_declarations.py`` checks all of this).
+
 The runner (:mod:`neuralpaths.runner`) writes ``config.json``, ``env.json``, ``results.json``,
 ``results.csv``, ``report.md`` and ``figures/*.png`` around ``run``.
 """
@@ -37,9 +39,10 @@ The runner (:mod:`neuralpaths.runner`) writes ``config.json``, ``env.json``, ``r
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
-# CLI name -> module (relative names live in this package). Add new experiments here.
+from .common import Experiment
+
+# CLI name -> package in this folder (or the dotted path of any module declaring EXPERIMENT).
 EXPERIMENTS: dict[str, str] = {
     "npf-regimes": "npf_regimes",
     "univariate-regimes": "univariate_regimes",
@@ -53,17 +56,21 @@ EXPERIMENTS: dict[str, str] = {
 }
 
 
-def get(name: str) -> ModuleType:
-    """The experiment module registered as ``name``."""
+def module_name(name: str) -> str:
+    """The module declaring the experiment registered as ``name``."""
     from ..errors import ConfigError
 
     if name not in EXPERIMENTS:
         known = ", ".join(sorted(EXPERIMENTS)) or "(none)"
         raise ConfigError(f"unknown experiment {name!r}; available: {known}")
     module = EXPERIMENTS[name]
-    return importlib.import_module(module if "." in module else f"{__name__}.{module}")
+    return module if "." in module else f"{__name__}.{module}"
 
 
-# The runner's entry points (neuralpaths.runner), for tests and scripts:
-#   run_experiment(name, preset="default", overrides=None, seeds=None, out=None, progress=True) -> Path
-#   metrics_logger(out, **tags) -> Callable[[dict], None]   # appends tagged records to out/metrics.jsonl
+def get(name: str) -> Experiment:
+    """The declaration of the experiment registered as ``name``."""
+    module = importlib.import_module(module_name(name))
+    declared = getattr(module, "EXPERIMENT", None)
+    if not isinstance(declared, Experiment):
+        raise TypeError(f"{module.__name__} declares no EXPERIMENT = Experiment(...)")
+    return declared

@@ -27,10 +27,11 @@ from .infinite import npk_limit, relu_nngp, relu_ntk
 from .metrics import effective_rank, kernel_alignment, nu, spectrum, target_alignment
 from .npk import npk, npk_parts
 from .ntk import ntk, ntk_reference, select_params, value_ntk_constant
-from .regression import KernelRegressor, accuracy, gd_predict, one_hot
+from .regression import KernelClassifier, KernelRegressor, accuracy, gd_predict, one_hot
 from .shared import shared_weight_npk
 
 __all__ = [
+    "KernelClassifier",
     "KernelRegressor",
     "accuracy",
     "effective_rank",

@@ -1,7 +1,9 @@
-"""Kernel regression on precomputed Gram matrices, and the closed form of gradient-descent training.
+"""The closed form of gradient-descent training with a fixed kernel, and helpers of kernel regression.
 
-:class:`KernelRegressor` is kernel ridge regression, ``α = (K + λ I)⁻¹ y``, ``f(x) = K(x, X) α``,
-by Cholesky (scikit-learn style: ``fit`` / ``predict`` / ``score``, state ending in ``_``).
+Kernel ridge regression itself, ``α = (K + λ I)⁻¹ y``, ``f(x) = K(x, X) α`` by Cholesky, is the
+scikit-learn estimator :class:`~neuralpaths.kernels.estimator.KernelRegressor` (re-exported here);
+:func:`gd_predict` at ``t = ∞`` equals ``KernelRegressor(ridge=0, kernel="precomputed")`` on a
+positive definite kernel.
 
 :func:`gd_predict` is the linearised-network (kernel) dynamics of training on the squared loss
 ``L = ½ Σ_i (f(x_i) − y_i)²`` with the fixed kernel ``K``: gradient flow ``df/dt = −K (f − y)``
@@ -30,6 +32,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .estimator import KernelClassifier, KernelRegressor, cho_solve
+
+__all__ = [
+    "KernelClassifier",
+    "KernelRegressor",
+    "accuracy",
+    "cho_solve",
+    "gd_predict",
+    "one_hot",
+]
+
 
 def _as_tensor(a, name: str, like: Tensor | None = None) -> Tensor:
     if isinstance(a, np.ndarray) or isinstance(a, (list, tuple)):
@@ -54,16 +67,6 @@ def _check_square(k: Tensor, name: str = "K_train") -> None:
 def _check_targets(y: Tensor, n: int, name: str = "y") -> None:
     if y.ndim not in (1, 2) or y.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) or ({n}, k) to match K_train, got {tuple(y.shape)}")
-
-
-def cho_solve(chol: Tensor, b: Tensor) -> Tensor:
-    """``(L Lᵀ)⁻¹ b`` by two triangular solves (unlike ``torch.cholesky_solve``, no copy of ``L``).
-
-    Shape:
-        ``chol: (n, n)`` lower, ``b: (n, k) -> (n, k)``.
-    """
-    z = torch.linalg.solve_triangular(chol, b, upper=False)
-    return torch.linalg.solve_triangular(chol.mT, z, upper=True)
 
 
 def one_hot(
@@ -101,98 +104,6 @@ def accuracy(pred, labels) -> float:
     if got.shape != want.shape:
         raise ValueError(f"pred and labels disagree: {tuple(pred.shape)} vs {tuple(labels.shape)}")
     return float((got == want.to(got.device)).double().mean())
-
-
-class KernelRegressor:
-    """Kernel ridge regression on precomputed kernels: ``α = (K + (ridge + jitter) I)⁻¹ y``.
-
-    Args:
-        ridge: the ridge ``λ ≥ 0``.
-        jitter: what to do when ``K + λ I`` is not numerically positive definite (Cholesky fails):
-            ``"auto"`` retries with ``jitter = 10^j · eps · mean(diag K)`` for ``j = 0, 1, ..., 12``
-            (``eps`` of the dtype); ``None`` or ``0`` raises; a float is always added.
-
-    Attributes (after :meth:`fit`): ``alpha_`` (``(n,)`` / ``(n, k)``, alias ``dual_coef_``),
-    ``jitter_`` (the jitter that was added, 0 if none), ``n_features_in_`` (``n``: the number of
-    columns ``predict`` expects), ``cholesky_`` (lower factor of ``K + (λ + jitter) I``).
-    """
-
-    def __init__(self, ridge: float = 0.0, jitter: str | float | None = "auto"):
-        if not ridge >= 0:
-            raise ValueError(f"ridge must be >= 0, got {ridge}")
-        if not (jitter is None or jitter == "auto" or (isinstance(jitter, (int, float)) and jitter >= 0)):
-            raise ValueError(f"jitter must be 'auto', None or a float >= 0, got {jitter!r}")
-        self.ridge, self.jitter = float(ridge), jitter
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {"ridge": self.ridge, "jitter": self.jitter}
-
-    def set_params(self, **params) -> KernelRegressor:
-        for key, value in params.items():
-            if key not in ("ridge", "jitter"):
-                raise ValueError(f"unknown parameter {key!r}: KernelRegressor has ridge and jitter")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        return f"KernelRegressor(ridge={self.ridge}, jitter={self.jitter!r})"
-
-    def fit(self, K_train, y) -> KernelRegressor:
-        """Solve ``(K + λ I) α = y``. Shape: ``K_train: (n, n), y: (n,) | (n, k)``."""
-        k = _as_tensor(K_train, "K_train")
-        _check_square(k)
-        y = _as_tensor(y, "y", like=k)
-        _check_targets(y, len(k))
-        n = len(k)
-        if self.jitter == "auto":
-            scale = torch.finfo(k.dtype).eps * max(float(k.diagonal().abs().mean()), 1e-300)
-            tries = [0.0] + [scale * 10**j for j in range(13)]
-        else:
-            tries = [float(self.jitter or 0.0)]
-        info = torch.empty((), dtype=torch.int32, device=k.device)
-        for jit in tries:
-            a = k.clone()  # the only n x n copy: factorised in place
-            a.diagonal().add_(self.ridge + jit)
-            at = a.mT  # column-major view of the symmetric matrix: LAPACK needs no further copy
-            chol, _ = torch.linalg.cholesky_ex(at, out=(at, info))
-            if int(info) == 0:
-                break
-        else:
-            what = f"even with jitter up to {tries[-1]:.3g}" if len(tries) > 1 else "and jitter is off"
-            raise ValueError(
-                f"K_train + {self.ridge:g}·I is not positive definite (Cholesky failed {what}): pass "
-                "ridge > 0 or jitter='auto', and check that K_train is a symmetric PSD Gram matrix"
-            )
-        added = jit
-        self.cholesky_ = chol
-        self.jitter_ = added
-        self.alpha_ = cho_solve(chol, y.reshape(n, -1)).reshape(y.shape)
-        self.n_features_in_ = n
-        return self
-
-    @property
-    def dual_coef_(self) -> Tensor:
-        return self.alpha_
-
-    def predict(self, K_test_train) -> Tensor:
-        """``K(X*, X) α``. Shape: ``K_test_train: (m, n) -> (m,) | (m, k)``."""
-        if not hasattr(self, "alpha_"):
-            raise RuntimeError("this KernelRegressor is not fitted yet: call fit(K_train, y) first")
-        kt = _as_tensor(K_test_train, "K_test_train", like=self.alpha_)
-        if kt.ndim != 2 or kt.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"K_test_train must have shape (m, {self.n_features_in_}) (kernel between test and the "
-                f"{self.n_features_in_} training points), got {tuple(kt.shape)}"
-            )
-        return kt @ self.alpha_
-
-    def score(self, K_test_train, y) -> float:
-        """Coefficient of determination ``R²`` (averaged over outputs), as scikit-learn regressors."""
-        pred = self.predict(K_test_train)
-        y = _as_tensor(y, "y", like=pred).reshape(pred.shape)
-        ss_res = ((y - pred) ** 2).sum(0)
-        ss_tot = ((y - y.mean(0)) ** 2).sum(0)
-        return float((1 - ss_res / ss_tot).mean())
 
 
 def gd_predict(

@@ -1,0 +1,187 @@
+"""dlgn-odt: the protocol — every model on COB-ODT data at each learning rate, then hyperplane attraction."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuralpaths.data import Splits
+from neuralpaths.data.odt import ObliqueTree, cob_odt
+from neuralpaths.errors import ConfigError
+from neuralpaths.geometry import DEFAULT_RADII, Hyperplanes, attraction_rows, gating_hyperplanes
+from neuralpaths.models import DLGN, MLP
+
+from ..common import train, train_config
+
+MODELS = ("dlgn", "dlgn-sf", "relu")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Per-dimension settings are tuples over ``dims`` (a 1-tuple applies to every ``d``)."""
+
+    seed: int = 0
+    data_seed: int = 365  # the paper's Table 7 seed (our generator draws a different tree from it)
+    dims: tuple[int, ...] = (20,)
+    n_points: tuple[int, ...] = (40000,)  # before the 50/25/25 split (paper: 40k / 60k / 100k)
+    tree_depth: int = 4
+    models: tuple[str, ...] = MODELS
+    dlgn_layers: tuple[int, ...] = (4,)  # the paper's Table 1 net: L = 4, m = 20
+    dlgn_width: tuple[int, ...] = (20,)
+    dlgn_beta: tuple[float, ...] = (4.0,)
+    dlgn_lr: tuple[float, ...] = (0.01,)
+    sf_layers: tuple[int, ...] = (4,)  # README, d = 20: 4 x 10, beta 30, lr 0.02
+    sf_width: tuple[int, ...] = (10,)
+    sf_beta: tuple[float, ...] = (30.0,)
+    sf_lr: tuple[float, ...] = (0.02,)
+    relu_layers: tuple[int, ...] = (4,)  # matched: the DLGN's layers and widths
+    relu_width: tuple[int, ...] = (20,)
+    relu_lr: tuple[float, ...] = (0.01,)
+    lr_grid: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)  # part of the paper's Table 9 grid
+    lr_grid_models: tuple[str, ...] = MODELS  # these try every lr_grid value, kept by validation acc.
+    epochs: int = 1000
+    batches: int = 10  # mini-batches per epoch (the paper's no_of_batches)
+    eval_every: int = 5
+    top_depth: int = 1  # "top-level splits": tree nodes at depth <= this
+    radii: tuple[float, ...] = DEFAULT_RADII
+    threads: int = 1  # torch threads while running (small nets: 1 is fastest); 0 leaves torch's setting
+
+
+def per_dim(cfg: Config, name: str, i: int):
+    """Setting ``name`` for the ``i``-th dimension (1-tuples broadcast)."""
+    values = getattr(cfg, name)
+    return values[0] if len(values) == 1 else values[i]
+
+
+def _check(cfg: Config) -> None:
+    for field in ("models", "lr_grid_models"):
+        names = getattr(cfg, field)
+        if set(names) - set(MODELS) or (field == "models" and not names):
+            raise ConfigError(f"{field} must be among {MODELS}, got {names}")
+    per = [f for f in Config.__dataclass_fields__ if f.split("_")[0] in ("dlgn", "sf", "relu")]
+    for name in ("n_points", *per):
+        if len(getattr(cfg, name)) not in (1, len(cfg.dims)):
+            raise ConfigError(
+                f"{name} has {len(getattr(cfg, name))} values; give one, or one per d in dims={cfg.dims}"
+            )
+    if cfg.epochs < 1 or cfg.batches < 1 or cfg.eval_every < 1:
+        raise ConfigError("epochs, batches and eval_every must be positive integers")
+
+
+def make_splits(n: int, d: int, depth: int, seed: int) -> tuple[Splits, ObliqueTree]:
+    """COB-ODT data split 50/25/25 (the points are i.i.d., so in order) and the tree.
+
+    Shape:
+        ``x_*: (n_*, d)`` float32, ``y_*: (n_*,)`` int64 in {0, 1}; tree normals ``(2^depth - 1, d)``.
+    """
+    x, y, tree = cob_odt(n, d, depth, seed=seed)
+    a, b = n // 2, (3 * n) // 4
+    return Splits(f"cob-odt-d{d}", x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 2), tree
+
+
+def make_model(cfg: Config, name: str, i: int, d: int) -> torch.nn.Module:
+    """Model ``name`` for the ``i``-th dimension ``d``: bias-free, two output logits (as the paper's
+    nets and data, whose hyperplanes all pass through the origin); DLGNs feed ones to the value net."""
+    prefix = {"dlgn": "dlgn", "dlgn-sf": "sf", "relu": "relu"}[name]
+    widths = [per_dim(cfg, f"{prefix}_width", i)] * per_dim(cfg, f"{prefix}_layers", i)
+    seed = 1000 * cfg.seed + MODELS.index(name)
+    if name == "relu":
+        return MLP(d, widths, 2, seed=seed)
+    beta = per_dim(cfg, f"{prefix}_beta", i)
+    return DLGN.mlp(d, widths, 2, shallow=name == "dlgn-sf", beta=beta, seed=seed)
+
+
+def halfspaces(model: torch.nn.Module) -> list[Hyperplanes]:
+    """Gating hyperplanes of a DLGN; for a ReLU net, its first layer's (the only global ones)."""
+    if isinstance(model, DLGN):
+        return gating_hyperplanes(model)
+    return [Hyperplanes(model.layers[0].weight.detach().clone())]
+
+
+def _lrs(cfg: Config, name: str, i: int) -> tuple[float, ...]:
+    prefix = {"dlgn": "dlgn", "dlgn-sf": "sf", "relu": "relu"}[name]
+    if cfg.lr_grid and name in cfg.lr_grid_models:
+        return cfg.lr_grid
+    return (per_dim(cfg, f"{prefix}_lr", i),)
+
+
+def _train(
+    cfg: Config, name: str, i: int, d: int, data: Splits, lr: float, out: Path
+) -> tuple[torch.nn.Module, list[Hyperplanes], dict]:
+    """One model at one learning rate: the trained (best-validation) model, its initial hyperplanes
+    and its record."""
+    model = make_model(cfg, name, i, d)
+    init = halfspaces(model)
+    batch_size = max(1, len(data.y_train) // cfg.batches)
+    hist, record = train(
+        model,
+        data,
+        train_config(cfg, batch_size=batch_size, optimizer="adam", lr=lr, loss="ce"),
+        out,
+        f"d{d}-{name}-lr{lr:g}",
+        tags={"d": d, "model": name, "lr": lr},
+        desc=f"{name} d={d} lr={lr:g}",
+        eval_every=cfg.eval_every,
+    )
+    record = {
+        "lr": lr,
+        **record,
+        "final_test_acc": 100 * hist.final["test_acc"],
+        "train_acc": 100 * hist.at(hist.best_val_epoch)["train_acc"],
+        "curve_epochs": [e["epoch"] for e in hist.epochs],
+    }
+    return model, init, record
+
+
+def _attraction(cfg: Config, tree: ObliqueTree, init: list[Hyperplanes], final: list[Hyperplanes]) -> dict:
+    rows = attraction_rows(tree.hyperplanes, init, final, depths=tree.depths, radii=cfg.radii)
+    depth = np.array([r["depth"] for r in rows])
+    d0, d1 = np.array([r["dist_init"] for r in rows]), np.array([r["dist_final"] for r in rows])
+    top = depth <= cfg.top_depth
+    return {
+        "rows": rows,
+        "top_depth": cfg.top_depth,
+        "top_median_init": float(np.median(d0[top])),
+        "top_median_final": float(np.median(d1[top])),
+        "median_init": float(np.median(d0)),
+        "median_final": float(np.median(d1)),
+        "median_final_by_depth": {int(k): float(np.median(d1[depth == k])) for k in np.unique(depth)},
+        "n_gating_hyperplanes": sum(len(h) for h in final),
+    }
+
+
+def run(cfg: Config, out: Path) -> dict:
+    _check(cfg)
+    results: dict = {"dims": list(cfg.dims), "runs": {}, "radii": list(cfg.radii)}
+    for i, d in enumerate(cfg.dims):
+        data, tree = make_splits(per_dim(cfg, "n_points", i), d, cfg.tree_depth, cfg.data_seed)
+        run_d: dict = {"data": data.summary(), "n_test": len(data.y_test), "tree": tree.to_dict()}
+        run_d |= {"models": {}, "attraction": {}}
+        for name in cfg.models:
+            tried, best = [], None
+            for lr in _lrs(cfg, name, i):
+                model, init, record = _train(cfg, name, i, d, data, lr, out)
+                tried.append(record)
+                if best is None or record["val_acc"] > best[2]["val_acc"]:
+                    best = (copy.deepcopy(model), init, record)
+            model, init, record = best
+            n_params = sum(p.numel() for p in model.parameters())
+            arch = f"{len(model.arch.widths)}x{model.arch.widths[0]}"
+            run_d["models"][name] = {**record, "arch": arch, "params": n_params, "lr_search": tried}
+            if isinstance(model, DLGN):
+                run_d["models"][name]["beta"] = model.gate.beta
+            att = _attraction(cfg, tree, init, halfspaces(model))
+            att["what"] = "all gating layers" if isinstance(model, DLGN) else "first layer only"
+            run_d["attraction"][name] = att
+        results["runs"][str(d)] = run_d
+    head = results["runs"][str(cfg.dims[0])]
+    results["models"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["models"].items()}
+    results["attraction"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["attraction"].items()}
+    for k in results["models"]:  # the headline copies leave out the long curves
+        for key in ("curve_epochs", "val_curve", "test_curve", "train_curve", "lr_search"):
+            results["models"][k].pop(key, None)
+    return results
