@@ -198,25 +198,8 @@ class DGN(GatedModel):
             p.requires_grad_(True)
         return dgn
 
-    @classmethod
-    def from_module(
-        cls,
-        module: nn.Module,
-        regime: str = "relu",
-        *,
-        seed: int | torch.Generator | None = None,
-        init: str = "torch",
-        beta: float = 4.0,
-        eps: float = 0.1,
-        in_shape: tuple[int, ...] | None = None,
-    ) -> ModuleDGN:
-        """Build regime ``regime`` from any supported ``nn.Module`` (biases, strides, max-pooling,
-        residual blocks, ...): a :class:`~neuralpaths.models.module_dgn.ModuleDGN` whose gating and
-        value networks are copies of ``module`` (``relu``: ``module`` itself, tied). Same regimes and
-        meaning as :meth:`from_relu`; a max-pool is gated too (soft: the window's softmax).
-        ``in_shape`` (one sample's shape) is needed by ``npv``/``path_norm`` of conv nets.
-        """
-        return ModuleDGN.build(module, regime, seed=seed, init=init, beta=beta, eps=eps, in_shape=in_shape)
+    # The NPF paper's regimes from any supported nn.Module: a ModuleDGN (see ModuleDGN.build).
+    from_module = ModuleDGN.build
 
     @classmethod
     def regime(

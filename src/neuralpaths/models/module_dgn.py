@@ -154,6 +154,14 @@ class ModuleDGN(nn.Module):
         eps: float = 0.1,
         in_shape: tuple[int, ...] | None = None,
     ) -> ModuleDGN:
+        """Build regime ``regime`` from any supported ``nn.Module`` (biases, strides, max-pooling,
+        residual blocks, ...); also reached as ``DGN.from_module``. The gating and value networks are
+        copies of ``module`` (``relu``: ``module`` itself, tied); same regimes and meaning as
+        :meth:`~neuralpaths.models.dgn.DGN.from_relu` (table in the module docstring); a max-pool is
+        gated too (soft: the window's softmax). Fresh weights use ``init`` and ``seed``; ``beta``,
+        ``eps`` set the soft gates of ``dlnpf``; ``in_shape`` (one sample's shape) is needed by
+        ``npv``/``path_norm`` of conv nets.
+        """
         key = regime.lower().replace("_", "-")
         if key not in REGIMES:
             raise ValueError(f"unknown regime {regime!r}: use one of {', '.join(REGIMES)}")

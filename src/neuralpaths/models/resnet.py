@@ -127,29 +127,23 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(h), 1))  # (n, C, 1, 1) -> (n, C) -> (n, classes)
 
 
-def resnet(
-    in_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    channels: Sequence[int] = (8, 16),
-    blocks: Sequence[int] = (1, 1),
-    bias: bool = True,
-    batchnorm: bool = False,
-    stem_stride: int = 1,
-    maxpool: bool = False,
-) -> ResNet:
+def resnet(in_shape: tuple[int, int, int], num_classes: int, **settings) -> ResNet:
     """A small residual network (torchvision-like names; see the module docstring).
 
     Args:
         in_shape: one image's ``(C, H, W)``.
         num_classes: outputs of the final ``fc`` layer.
-        channels: channels of each stage (``layer1``, ``layer2``, ...); the stem has ``channels[0]``.
-        blocks: :class:`BasicBlock` s per stage. Stage 1 keeps the resolution, every later stage
-            halves it (stride 2 in its first block, whose shortcut is then a 1x1 conv).
-        bias: biases in every conv and in ``fc``.
-        batchnorm: BatchNorm after every conv (read by the path view in eval mode only).
-        stem_stride: stride of the stem conv.
-        maxpool: a 2x2 max-pool after the stem's ReLU.
+        settings: keywords of :class:`ResNet`:
+
+            - ``channels`` (8, 16): channels of each stage (``layer1``, ``layer2``, ...); the stem
+              has ``channels[0]``;
+            - ``blocks`` (1, 1): :class:`BasicBlock` s per stage. Stage 1 keeps the resolution,
+              every later stage halves it (stride 2 in its first block, whose shortcut is then a
+              1x1 conv);
+            - ``bias`` (True): biases in every conv and in ``fc``;
+            - ``batchnorm`` (False): BatchNorm after every conv (read by the path view in eval mode);
+            - ``stem_stride`` (1): stride of the stem conv;
+            - ``maxpool`` (False): a 2x2 max-pool after the stem's ReLU.
 
     Shape:
         ``x: (n, C, H, W) -> (n, num_classes)``.
@@ -159,13 +153,4 @@ def resnet(
         >>> net(torch.zeros(2, 1, 28, 28)).shape
         torch.Size([2, 10])
     """
-    return ResNet(
-        in_shape,
-        num_classes,
-        channels=channels,
-        blocks=blocks,
-        bias=bias,
-        batchnorm=batchnorm,
-        stem_stride=stem_stride,
-        maxpool=maxpool,
-    )
+    return ResNet(in_shape, num_classes, **settings)
