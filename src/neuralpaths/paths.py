@@ -42,11 +42,6 @@ def _layered(model: nn.Module, ignore_bias: bool = False) -> bool:
     return isinstance(model, GatedModel) and (ignore_bias or not model.has_value_bias)
 
 
-def _refuse_bias(model: GatedModel, what: str) -> None:
-    if not _layered(model):
-        raise ValueError(f"{what}: the value network has biases: use npf/npv (they include bias paths)")
-
-
 def gates(model: nn.Module, x: Tensor) -> list[Tensor]:
     """The gates of any model on ``x``: one ``(n, units)`` tensor per gated layer (ReLU, LeakyReLU:
     gate values; max-pool: its window selections, ``C·K·L`` per sample), in forward order.

@@ -131,10 +131,6 @@ class PathGraph:
                 keep &= self.ancestors(add)
         return keep
 
-    def layer_modules(self, root: nn.Module) -> dict[str, nn.Module]:
-        """Step name -> the module of each ``layer``/``affine``/``bn`` step."""
-        return {s.name: root.get_submodule(s.module) for s in self.of_kind("layer", "affine", "bn")}
-
     def check_eval(self, root: nn.Module, what: str) -> None:
         """Refuse BatchNorm and Dropout in training mode: they have no path reading."""
         for s in self.steps:

@@ -133,15 +133,7 @@ def _module_step(node: fx.Node, m: nn.Module) -> Step:
     if isinstance(m, MAXPOOLS):
         if m.return_indices:
             raise UnsupportedLayerError(f"layer '{name}' returns indices: use return_indices=False")
-        dims = 1 if isinstance(m, nn.MaxPool1d) else 2
-        window = dict(
-            kernel_size=m.kernel_size,
-            stride=m.stride,
-            padding=m.padding,
-            dilation=m.dilation,
-            ceil_mode=m.ceil_mode,
-        )
-        return Step(kind="maxpool", info={"dims": dims, **window}, **base)
+        return Step(kind="maxpool", info={"dims": 1 if isinstance(m, nn.MaxPool1d) else 2}, **base)
     if isinstance(m, POOLS):
         return Step(kind="pool", info={"dims": 1 if "1d" in type(m).__name__ else 2}, **base)
     if isinstance(m, MOVES):

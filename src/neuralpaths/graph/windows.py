@@ -40,21 +40,35 @@ def out_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
     return o
 
 
+# the settings of MaxPool / AvgPool modules that decide their windows
+WINDOW_KEYS = (
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "ceil_mode",
+    "count_include_pad",
+    "divisor_override",
+)
+
+
 def window_params(step: Step, root: nn.Module | None) -> dict:
     """``dims, kernel_size, stride, padding, dilation, ceil_mode`` (and for average pools
     ``count_include_pad, divisor_override``) of a max/avg pooling step, each a per-dim tuple."""
-    if step.kind == "maxpool":
-        info = dict(step.info)
-    elif step.module is not None:
+    if step.module is not None:  # MaxPool / AvgPool modules
         m = root.get_submodule(step.module)
-        info = dict(
-            kernel_size=m.kernel_size,
-            stride=m.stride,
-            padding=m.padding,
-            ceil_mode=m.ceil_mode,
-            count_include_pad=m.count_include_pad,
-            divisor_override=getattr(m, "divisor_override", None),
+        keys = (
+            "kernel_size",
+            "stride",
+            "padding",
+            "dilation",
+            "ceil_mode",
+            "count_include_pad",
+            "divisor_override",
         )
+        info = {k: getattr(m, k) for k in keys if hasattr(m, k)}
+    elif step.kind == "maxpool":  # F.max_pool*: parsed when traced
+        info = dict(step.info)
     else:
         names = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
         info = dict(zip(names, step.args[1:])) | dict(step.kwargs)
