@@ -78,6 +78,34 @@ def test_conv_dlgn_hyperplanes_reproduce_preactivations(bias):
         assert torch.allclose(h.evaluate(x.flatten(1)), q.flatten(1), atol=1e-12)
 
 
+ARCHS = {
+    "fc": lambda bias: Arch.mlp(3, [4, 5], 2, bias=bias),
+    "conv": lambda bias: Arch((1, 4, 4), (2, 2), (), 1, "gap", bias=bias),
+    "conv-dense": lambda bias: Arch((2, 3, 3), (2,), (3,), 2, "flatten", bias=bias),
+}
+
+
+@pytest.mark.parametrize("kind", [*ARCHS, "shallow"])
+@pytest.mark.parametrize("arch_bias", [False, True])
+@pytest.mark.parametrize("gating_bias", [None, False, True])
+def test_hyperplanes_follow_the_gating_layers_own_biases(kind, arch_bias, gating_bias):
+    """Offsets exist iff the gating layers have biases (not iff ``arch.bias``); the hyperplanes
+    reproduce the gating pre-activations and every path region equals the model's own hard gates."""
+    arch = ARCHS.get(kind, ARCHS["fc"])(arch_bias)
+    model = DLGN(arch, shallow=kind == "shallow", gate="hard", gating_bias=gating_bias, seed=9).double()
+    has_bias = arch_bias if gating_bias is None else gating_bias
+    assert all((m.bias is not None) == has_bias for m in model.gating)
+    x = 2 * randn(200, *arch.in_shape, seed=3)
+    planes = gating_hyperplanes(model)
+    for h, q in zip(planes, model.preactivations(x)):
+        assert (h.offsets is not None) == has_bias
+        assert torch.allclose(h.evaluate(x.flatten(1)), q.flatten(1), rtol=0, atol=1e-12)
+    gates = model.gates(x)
+    for units in itertools.islice(itertools.product(*(range(w) for w in arch.widths)), 0, None, 7):
+        on = torch.stack([g[:, i] > 0 for g, i in zip(gates, units)], 1).all(1)
+        assert torch.equal(path_region(model, units, x), on)
+
+
 @pytest.mark.parametrize(
     "make", [lambda: MLP(3, [4]), lambda: DGN(Arch.mlp(3, [4])), lambda: DGN.from_relu(MLP(3, [4]))]
 )

@@ -14,7 +14,7 @@ from torch import nn
 import neuralpaths.io as npio
 from neuralpaths import DGN, MLP, Arch
 from neuralpaths.data import Splits, binary_subset, load_digits
-from neuralpaths.errors import ConfigError
+from neuralpaths.errors import ConfigError, IntegrityError
 from neuralpaths.io import load_checkpoint
 from neuralpaths.progress import progress_enabled, set_progress
 from neuralpaths.train import History, TrainConfig, best_state, evaluate, fit
@@ -88,6 +88,9 @@ def test_finished_checkpoint_returns_at_once_with_final_weights(digits, tmp_path
     with pytest.raises(ConfigError, match=r"different training config \(lr: 0\.01 -> 0\.5\)"):
         fit(again, digits, dataclasses.replace(cfg, epochs=5, lr=0.5), checkpoint=tmp_path / "c.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(IntegrityError, match=r"junk\.pt has no recorded SHA-256.*delete"):
+        fit(again, digits, cfg, checkpoint=tmp_path / "junk.pt")
+    npio.atomic_write_recorded(tmp_path / "junk.pt", b"not a checkpoint")  # recorded, yet not torch's
     with pytest.raises(ConfigError, match=r"cannot read checkpoint .*junk\.pt .*remove it to start over"):
         fit(again, digits, cfg, checkpoint=tmp_path / "junk.pt")
     with pytest.raises(ConfigError, match="does not fit this model"):
@@ -108,7 +111,7 @@ def test_checkpoint_survives_a_failure_mid_write(digits, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         fit(MLP(64, [32], 10, seed=0), digits, cfg, checkpoint=path)
     assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "c.pt.sha256"]  # no temp file left
     monkeypatch.undo()
     resumed = fit(MLP(64, [32], 10, seed=0), digits, cfg, checkpoint=path)
     reference = fit(MLP(64, [32], 10, seed=0), digits, cfg)

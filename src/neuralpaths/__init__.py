@@ -5,6 +5,7 @@ weights), neural path features and values, the neural path kernel, the NTK, and 
 networks. See the README for a tour.
 """
 
+from . import optim  # noqa: F401 (neuralpaths.optim: Path-SGD)
 from .gate import Gate, hard_gate, soft_gate
 from .graph import UnsupportedLayerError
 from .kernels import npk, npk_parts, ntk

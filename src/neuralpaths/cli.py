@@ -1,34 +1,51 @@
 """The ``neuralpaths`` command: list, run, sweep, resume, show and plot experiments.
 
-Errors a user can fix (unknown experiment, bad override, missing data, unwritable folder) print one
-line and exit with status 2; an interrupted run says how to resume it.
+Errors a user can fix (unknown experiment, bad override or config file, missing or damaged data,
+a run folder that is in use, another run's or damaged) print one line ``neuralpaths: error: ...`` and
+exit with status 2; anything else is a bug and shows its traceback (``--debug`` always shows it). An
+interrupted run (Ctrl-C: exit 130, SIGTERM: exit 143) says how to resume it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import inspect
 import re
+import signal
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__, config, experiments, runner
-from .errors import UserError
+from .errors import Terminated, UserError, shorten
+
+# OS errors a user fixes (a full disk, a read-only or forbidden folder): one line, not a traceback
+USER_OS_ERRORS = (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT, errno.EPERM)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (``neuralpaths: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"neuralpaths: error: {shorten(message, 300)[1:-1]} (see {self.prog} --help)\n")
 
 
 def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds expects integers like 0,1,2; got {text!r}") from None
+    items = [s.strip() for s in text.split(",")]
+    if not all(s.isdigit() for s in items):
+        raise argparse.ArgumentTypeError(
+            f"--seeds expects non-negative integers like 0,1,2; got {shorten(text, 40)}"
+        )
+    return [int(s) for s in items]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="neuralpaths", description="ReLU networks through their gates and paths."
-    )
+    p = _Parser(prog="neuralpaths", description="ReLU networks through their gates and paths.")
     p.add_argument("--version", action="version", version=f"neuralpaths {__version__}")
+    debug = {"action": "store_true", "help": "show the full traceback of any error"}
+    p.add_argument("--debug", **debug)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ls = sub.add_parser(
         "list", help="list experiments with their expected runtime (or one experiment's settings)"
@@ -47,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--config", help="TOML or YAML file of config overrides")
     r.add_argument("--seeds", type=_seeds, help="comma-separated seeds, e.g. 0,1,2 (writes mean ± std)")
-    r.add_argument("--out", help="run folder (default: runs/EXPERIMENT/TIME-PRESET)")
+    r.add_argument("--out", help="run folder, new or empty (default: runs/EXPERIMENT/TIME-PRESET)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--device", help="cpu | cuda | cuda:N | auto (shorthand for --set device=...)")
     w = sub.add_parser("sweep", help="run an experiment over a grid of config values")
     w.add_argument("experiment")
     w.add_argument(
@@ -63,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--out", help="sweep folder (default: runs/EXPERIMENT/TIME-sweep)")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.add_argument("--device", help="cpu | cuda | cuda:N | auto (shorthand for --set device=...)")
     for name, text in (
         ("resume", "continue an interrupted run"),
         ("show", "print a run's tables"),
@@ -72,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("run_dir")
         if name == "resume":
             c.add_argument("--quiet", action="store_true", help="no progress bars")
+    for c in sub.choices.values():  # --debug after the command too
+        c.add_argument("--debug", **debug, default=argparse.SUPPRESS)
     return p
 
 
@@ -122,38 +143,78 @@ def describe_experiment(exp) -> str:
     return "\n".join(lines)
 
 
+def _overrides(args: argparse.Namespace) -> dict:
+    overrides = runner.parse_overrides(args.overrides)
+    if args.device is not None:
+        fields = {f.name for f in dataclasses.fields(experiments.get(args.experiment).config)}
+        if "device" not in fields:
+            raise UserError(
+                f"{args.experiment} has no device setting: it runs on the CPU only; drop --device"
+            )
+        overrides["device"] = args.device
+    return overrides
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        _list(args.experiment)
+    elif args.command == "run":
+        path = runner.run_experiment(
+            args.experiment, args.preset, _overrides(args), args.seeds, args.out, not args.quiet, args.config
+        )
+        print(f"report: {Path(path) / 'report.md'}")
+    elif args.command == "sweep":
+        grid = runner.parse_grid(args.grid)
+        path = runner.sweep(args.experiment, grid, args.preset, _overrides(args), args.out, not args.quiet)
+        print(f"report: {Path(path) / 'report.md'}")
+    elif args.command == "resume":
+        if runner.finished(runner.load_run(args.run_dir)[2]):
+            hint = f"`neuralpaths plot {args.run_dir}` redraws it"
+            print(f"{args.run_dir} is finished; nothing to resume ({hint})")
+            return
+        path = runner.resume(args.run_dir, not args.quiet)
+        print(f"report: {Path(path) / 'report.md'}")
+    elif args.command == "show":
+        print(runner.show(args.run_dir))
+    elif args.command == "plot":
+        for f in runner.replot(args.run_dir):
+            print(f)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    error = Terminated()
+    error.signal = "SIGTERM"  # type: ignore[attr-defined]
+    raise error
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+    before = signal.signal(signal.SIGTERM, _terminate)
     try:
-        if args.command == "list":
-            _list(args.experiment)
-        elif args.command == "run":
-            overrides = runner.parse_overrides(args.overrides)
-            path = runner.run_experiment(
-                args.experiment, args.preset, overrides, args.seeds, args.out, not args.quiet, args.config
-            )
-            print(f"report: {Path(path) / 'report.md'}")
-        elif args.command == "sweep":
-            grid, overrides = runner.parse_grid(args.grid), runner.parse_overrides(args.overrides)
-            path = runner.sweep(args.experiment, grid, args.preset, overrides, args.out, not args.quiet)
-            print(f"report: {Path(path) / 'report.md'}")
-        elif args.command == "resume":
-            path = runner.resume(args.run_dir, not args.quiet)
-            print(f"report: {Path(path) / 'report.md'}")
-        elif args.command == "show":
-            print(runner.show(args.run_dir))
-        elif args.command == "plot":
-            for f in runner.replot(args.run_dir):
-                print(f)
+        _dispatch(args)
     except UserError as e:
-        print(f"neuralpaths: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        where = f" with `neuralpaths resume {out}`" if out else ""
+        return _error(args, str(e))
+    except OSError as e:
+        if e.errno not in USER_OS_ERRORS:
+            raise
+        return _error(args, f"{e.strerror}: {e.filename}" if e.filename else str(e))
+    except KeyboardInterrupt as e:
+        if args.debug:
+            traceback.print_exc()
+        where = f" with `neuralpaths resume {out}`" if out and args.command in ("run", "resume") else ""
         print(f"\nneuralpaths: interrupted; continue{where}", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, before)
     return 0
+
+
+def _error(args: argparse.Namespace, message: str) -> int:
+    if args.debug:
+        traceback.print_exc()
+    print(f"neuralpaths: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

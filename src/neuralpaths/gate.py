@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .checks import real
+
 
 def hard_gate(q: Tensor) -> Tensor:
     """``1{q > 0}`` in ``q``'s dtype. No gradient flows through it (as in a ReLU net)."""
@@ -42,10 +44,10 @@ class Gate:
     eps: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.beta > 0:
+        if isinstance(self.beta, int | float) and not isinstance(self.beta, bool) and not self.beta > 0:
             raise ValueError(f"gate beta must be positive (math.inf for a hard gate), got {self.beta}")
-        if self.eps < 0:
-            raise ValueError(f"gate eps must be >= 0, got {self.eps}")
+        object.__setattr__(self, "beta", real("gate beta", self.beta, low=0.0, strict=True, allow_inf=True))
+        object.__setattr__(self, "eps", real("gate eps", self.eps, low=0.0))
 
     @property
     def hard(self) -> bool:
@@ -59,7 +61,9 @@ class Gate:
 
     @classmethod
     def parse(cls, spec: Gate | str | None, beta: float = 4.0, eps: float = 0.0) -> Gate:
-        """``"hard"`` -> ``Gate()``, ``"soft"`` -> ``Gate(beta, eps)``; a ``Gate`` passes through."""
+        """``"hard"`` -> ``Gate()``, ``"soft"`` -> ``Gate(beta, eps)``; a ``Gate`` passes through.
+        ``beta`` and ``eps`` are checked whichever gate is chosen."""
+        cls(beta=beta, eps=eps)  # NaN / negative / non-numeric settings are errors even when unused
         if spec is None or spec == "hard":
             return cls()
         if spec == "soft":

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import positive_int
 from .errors import ConfigError
 
 LOSSES = ("ce", "mse")
@@ -59,6 +60,7 @@ def evaluate(
     Shape:
         ``x: (n, *in_shape)``, ``y: (n,)`` labels or targets.
     """
+    batch_size = positive_int("batch_size", batch_size)
     if len(y) == 0:
         return math.nan, math.nan
     device, dtype = device_dtype(model)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,51 @@ def fmt(value: Any) -> str:
             return f"{value:.3g}"
         return f"{value:.2f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
+
+
+# --- sentences chosen by the measured outcome ------------------------------------------------------
+def gap_phrase(
+    diff: float,
+    *,
+    unit: str = "points",
+    digits: int = 2,
+    more: str = "above",
+    less: str = "below",
+    same: str = "level with",
+) -> str:
+    """``"6.77 points above"`` / ``"6.77 points below"`` by the sign of ``diff`` (never a negative
+    size); ``same`` when ``diff`` rounds to zero at ``digits`` decimals."""
+    if round(abs(diff), digits) == 0:
+        return same
+    return f"{abs(diff):.{digits}f} {unit} {more if diff > 0 else less}".replace("  ", " ")
+
+
+def compare(
+    subject: str,
+    other: str,
+    diff: float,
+    *,
+    unit: str = "points",
+    digits: int = 2,
+    ahead: str = "beats",
+    behind: str = "trails",
+    tie: str = "matches",
+) -> str:
+    """``"A beats B by 6.77 points"`` or ``"A trails B by 6.77 points"``, the verb chosen by the sign
+    of ``diff`` = A − B; ``"A matches B (difference below 0.005 points)"`` when it rounds to zero."""
+    if round(abs(diff), digits) == 0:
+        return f"{subject} {tie} {other} (difference below {0.5 * 10**-digits:g} {unit})"
+    return f"{subject} {ahead if diff > 0 else behind} {other} by {abs(diff):.{digits}f} {unit}"
+
+
+def bracket(xs: Sequence[float], ys: Sequence[float]) -> list[tuple[float, float]]:
+    """The measured neighbours ``(x_i, x_{i+1})`` between which ``ys`` changes sign: where a crossing
+    lies, without claiming a point inside the interval the data did not measure."""
+    out = []
+    for i in range(len(ys) - 1):
+        if ys[i] * ys[i + 1] < 0:
+            out.append((xs[i], xs[i + 1]))
+    return out
 
 
 def _columns(rows: Sequence[dict]) -> list[str]:
@@ -65,21 +111,54 @@ def text_table(rows: Sequence[dict]) -> str:
     return "\n".join([line(cols), line("-" * w for w in widths), *(line(r) for r in cells)]) + "\n"
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _same(values: Sequence[Any]) -> bool:
+    """All equal, numbers up to rounding noise (relative 1e-9)."""
+    return all(math.isclose(v, values[0], rel_tol=1e-9, abs_tol=1e-12) for v in values[1:])
+
+
+def _metric_columns(rows_by_seed: Sequence[Sequence[dict]]) -> set[str]:
+    """Columns holding a number (or nothing) in every row of every seed and differing between seeds
+    in at least one row: the measured metrics. Numbers equal in every seed (parameter counts, sizes)
+    and text are identifying columns, shown once."""
+    keys = {k for rows in zip(*rows_by_seed) for r in rows for k in r if not k.endswith("_std")}
+    metrics = set()
+    for key in keys:
+        cells = [[r.get(key) for r in rows] for rows in zip(*rows_by_seed)]
+        flat = [v for row in cells for v in row]
+        if all(v is None or _is_number(v) for v in flat) and any(_is_number(v) for v in flat):
+            if any(not _same([v for v in row if v is not None]) for row in cells):
+                metrics.add(key)
+    return metrics
+
+
 def aggregate_rows(tables: Sequence[Sequence[dict]]) -> list[dict]:
-    """Row-wise mean and std over seeds: numeric ``c`` -> ``c`` (mean) and ``c_std`` (sample std);
-    other cells are taken from the first seed."""
+    """Row-wise mean and sample std over seeds of the numeric metric columns (``c`` -> ``c`` and
+    ``c_std``); a column equal in every seed (names, parameter counts, settings) is shown once, as
+    it is; text that differs between seeds reads ``"varies by seed"``.
+
+    ``tables`` holds one table (list of row dicts) per seed; rows are matched by position.
+    """
+    metrics = _metric_columns(tables)
     out = []
     for rows in zip(*tables):
         agg: dict[str, Any] = {}
         for key in rows[0]:
+            if key.endswith("_std"):
+                continue
             vals = [r.get(key) for r in rows]
-            numeric = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            if len(numeric) == len(vals) and not key.endswith("_std"):
-                agg[key] = statistics.fmean(numeric)
-                agg[f"{key}_std"] = statistics.stdev(numeric) if len(numeric) > 1 else 0.0
-            elif not key.endswith("_std"):
+            if key in metrics:
+                numeric = [float(v) for v in vals if _is_number(v)]
+                agg[key] = statistics.fmean(numeric) if numeric else None
+                spread = len(numeric) > 1 and not _same(numeric)
+                agg[f"{key}_std"] = statistics.stdev(numeric) if spread else 0.0
+            elif all(v == vals[0] for v in vals):
                 agg[key] = vals[0]
-        agg["seeds"] = len(rows)
+            else:
+                agg[key] = "varies by seed"
         out.append(agg)
     return out
 
@@ -114,23 +193,29 @@ def _cli_value(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
+def _rel(path: str | os.PathLike, out: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
+
+
 def write_report(
     out: Path, experiment: Any, results: dict, tables: dict[str, list[dict]], figures: Sequence[Path]
 ) -> Path:
     """``report.md``: header, the experiment's summary, tables, figures, configuration (``experiment``:
-    its declaration, ``neuralpaths.experiments.common.Experiment``)."""
+    its declaration, ``neuralpaths.experiments.common.Experiment``). The summary sees ``results`` with
+    the run's ``preset`` added, so a sentence comparing with a paper can name it."""
     lines = _run_header(out, experiment)
     if "seconds" in results:
         lines[-1:] = [f"- time: {results['seconds']:.1f} s", ""]
     if experiment.summary is not None:
-        lines += ["## Summary", "", experiment.summary(results).strip(), ""]
+        record = read_json(out / "config.json") if (out / "config.json").exists() else {}
+        seen = {**results, "preset": results.get("preset", record.get("preset", "unknown"))}
+        lines += ["## Summary", "", experiment.summary(seen).strip(), ""]
     for title, rows in tables.items():
         lines += [f"## {title}", "", markdown_table(rows)]
     if figures:
         lines += ["## Figures", ""]
         for f in figures:
-            rel = Path(os.path.relpath(Path(f).resolve(), out.resolve())).as_posix()
-            lines += [f"![{Path(f).stem}]({rel})", ""]
+            lines += [f"![{Path(f).stem}]({_rel(f, out)})", ""]
     record = read_json(out / "config.json") if (out / "config.json").exists() else {}
     if record.get("config"):
         rows = [{"key": k, "value": _cli_value(v)} for k, v in record["config"].items()]
@@ -139,14 +224,38 @@ def write_report(
 
 
 def write_seed_report(out: Path, experiment: Any, summary: dict) -> Path:
-    """Top-level report of a multi-seed run: mean ± std tables, links to each seed's report."""
+    """Top-level report of a multi-seed run: mean ± std tables, figures with error bars over seeds
+    (the experiment's ``plot_seeds`` if it declares one, else the first table's main metric), links
+    to each seed's report."""
+    from .plots.seeds import aggregate_figure
+
+    seeds = summary["seeds"]
     lines = _run_header(out, experiment)
     for title, rows in summary["aggregate_tables"].items():
-        lines += [f"## {title} (mean ± std over {len(summary['seeds'])} seeds)", "", markdown_table(rows)]
-    lines += ["## Per-seed reports", ""]
-    lines += [f"- [seed {s}](seed-{s}/report.md)" for s in summary["seeds"]]
-    first = out / f"seed-{summary['seeds'][0]}" / "figures"
-    if first.exists():
-        lines += ["", f"## Figures (seed {summary['seeds'][0]})", ""]
-        lines += [f"![{p.stem}]({p.relative_to(out).as_posix()})\n" for p in sorted(first.glob("*.png"))]
+        if any(k.endswith("_std") for r in rows for k in r):
+            note = f"mean ± std over {len(seeds)} seeds; columns without ± held the same value in every seed"
+        else:
+            note = f"{len(seeds)} seeds; no number in it differed between seeds"
+        lines += [f"## {title} ({note})", "", markdown_table(rows)]
+    figures: list[Path] = []
+    hook = getattr(experiment, "plot_seeds", None)
+    per_seed = {s: read_json(out / f"seed-{s}" / "results.json") for s in seeds}
+    if hook is not None:
+        figures += list(hook(per_seed, out) or [])
+    if hook is None and summary["aggregate_tables"]:
+        title, rows = next(iter(summary["aggregate_tables"].items()))
+        path = aggregate_figure(title, rows, len(seeds), out / "figures" / "seeds_mean_std.png")
+        figures += [path] if path is not None else []
+    if figures:
+        lines += ["", f"## Figures (mean ± std over {len(seeds)} seeds)", ""]
+        lines += [f"![{Path(p).stem}]({_rel(p, out)})\n" for p in figures]
+    lines += ["## Per-seed reports (each with its own figures)", ""]
+    lines += [f"- [seed {s}](seed-{s}/report.md)" for s in seeds]
     return atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+
+
+def data_sizes(summary: str) -> dict[str, int]:
+    """``{"train": 200, "val": 0, "test": 2010}`` from a data summary line
+    (:meth:`neuralpaths.data.Splits.summary`: ``"name: train 200, val 0, test 2010; ..."``); the
+    sizes it does not state are left out."""
+    return {k: int(v) for k, v in re.findall(r"\b(train|val|test) (\d+)\b", summary)}

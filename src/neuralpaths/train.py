@@ -12,8 +12,9 @@ drawn once from ``cfg.seed``), and ``running_loss`` is the mean mini-batch loss 
 the weights changed. It tracks the best validation epoch (highest accuracy, ties to the lower loss)
 and, for comparison with papers that reported it, the best test epoch.
 
-With ``checkpoint=path`` a checkpoint is written atomically after every epoch: model and optimiser
-state, the data-order generator and torch RNG states, the history, and the best-validation weights.
+With ``checkpoint=path`` a checkpoint (:mod:`neuralpaths.checkpoint`) is written atomically after
+every epoch: model and optimiser state, the data-order generator and torch RNG states, the history,
+and the best-validation weights.
 Calling ``fit`` again with the same path resumes and reaches bitwise the same weights and metrics as
 an uninterrupted run on CPU.
 
@@ -24,11 +25,10 @@ float targets as given (e.g. ±1 with a scalar output, where accuracy is sign ag
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +36,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import best_state, resume_checkpoint, save_checkpoint  # noqa: F401 (best_state re-exported)
 from .data.splits import Splits
 from .errors import ConfigError
-from .io import atomic_torch_save, load_checkpoint
+from .history import History, update_best
 from .losses import LOSSES, device_dtype, evaluate, loss_value, n_correct  # noqa: F401 (n_correct re-exported)
 from .progress import progress_bar
 
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
-CHECKPOINT_FORMAT = "neuralpaths.fit/1"
-# TrainConfig fields that may differ when resuming (everything else must match the checkpoint).
-RESUMABLE_CHANGES = ("epochs", "progress", "eval_batch_size")
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "path-sgd")
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class TrainConfig:
 
     epochs: int = 10
     batch_size: int = 32
-    optimizer: str = "adam"  # "sgd" | "adam" | "rmsprop"
+    optimizer: str = "adam"  # "sgd" | "adam" | "rmsprop" | "path-sgd" (neuralpaths.optim.PathSGD)
     lr: float = 1e-3
     momentum: float = 0.0
     weight_decay: float = 0.0
@@ -63,6 +61,7 @@ class TrainConfig:
     eval_batch_size: int = 2048
     progress: bool = True
     train_eval_size: int = 10_000  # training points evaluated each epoch for train_loss / train_acc
+    device: str = "cpu"  # where experiments.common.train puts the model; fit uses the model's device
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -85,87 +84,21 @@ class TrainConfig:
             raise ConfigError("momentum applies to sgd and rmsprop; Adam has its own betas (set momentum=0)")
 
 
-@dataclass
-class History:
-    """Per-epoch records and the best epochs (1-based epoch numbers)."""
+def make_optimizer(
+    params: list[nn.Parameter], cfg: TrainConfig, model: nn.Module | None = None
+) -> torch.optim.Optimizer:
+    """The optimiser ``cfg`` names, over ``params`` (``"path-sgd"`` also needs the ``model``)."""
+    if cfg.optimizer == "path-sgd":
+        from .optim import PathSGD  # the path view imports the models, which import this module
 
-    epochs: list[dict] = field(default_factory=list)
-    best_val_epoch: int | None = None
-    best_test_epoch: int | None = None
-    best_state: dict[str, Tensor] | None = field(default=None, repr=False, compare=False)
-
-    def at(self, epoch: int | None) -> dict | None:
-        """The record of ``epoch`` (None if it was not evaluated)."""
-        return next((r for r in self.epochs if r["epoch"] == epoch), None)
-
-    @property
-    def final(self) -> dict | None:
-        return self.epochs[-1] if self.epochs else None
-
-    @property
-    def test_acc_at_best_val(self) -> float | None:
-        r = self.at(self.best_val_epoch)
-        return None if r is None else r["test_acc"]
-
-    @property
-    def best_val_acc(self) -> float | None:
-        r = self.at(self.best_val_epoch)
-        return None if r is None else r["val_acc"]
-
-    @property
-    def best_test_acc(self) -> float | None:
-        r = self.at(self.best_test_epoch)
-        return None if r is None else r["test_acc"]
-
-    def to_dict(self) -> dict:
-        """JSON-able summary: the records, the best epochs and their accuracies."""
-        return {
-            "epochs": [dict(r) for r in self.epochs],
-            "best_val_epoch": self.best_val_epoch,
-            "best_test_epoch": self.best_test_epoch,
-            "test_acc_at_best_val": self.test_acc_at_best_val,
-            "best_val_acc": self.best_val_acc,
-            "best_test_acc": self.best_test_acc,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        return cls([dict(r) for r in d["epochs"]], d["best_val_epoch"], d["best_test_epoch"])
-
-
-def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimiser ``cfg`` names, over ``params``."""
+        if model is None:
+            raise ValueError("make_optimizer: path-sgd needs the model (its paths give the scaling)")
+        return PathSGD(model, cfg.lr, cfg.momentum, cfg.weight_decay, params=params)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-
-
-def _state_copy(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig) -> dict[str, Any]:
-    try:
-        ck = load_checkpoint(path)
-    except Exception as e:  # torch raises several types for a damaged or foreign file
-        raise ConfigError(
-            f"cannot read checkpoint {path} ({type(e).__name__}); remove it to start over"
-        ) from e
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path} is not a neuralpaths training checkpoint; remove it or pass another path")
-    now = dataclasses.asdict(cfg)
-    changed = [k for k in now if k not in RESUMABLE_CHANGES and ck["config"].get(k) != now[k]]
-    if changed:
-        diffs = ", ".join(f"{k}: {ck['config'].get(k)!r} -> {now[k]!r}" for k in changed)
-        raise ConfigError(f"cannot resume {path} with a different training config ({diffs})")
-    try:
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise ConfigError(f"checkpoint {path} does not fit this model: {e}") from None
-    return ck
 
 
 def fit(
@@ -179,6 +112,7 @@ def fit(
     keep_best: bool = True,
     stop_after: int | None = None,
     eval_every: int = 1,
+    on_start: Callable[[int], None] | None = None,
 ) -> History:
     """Train ``model`` on ``data`` as ``cfg`` says; see the module docstring.
 
@@ -191,6 +125,8 @@ def fit(
             checkpoint for :func:`best_state`).
         stop_after: stop after this epoch (an interruption, for tests and staged runs).
         eval_every: evaluate every this many epochs (and always after the last).
+        on_start: called with the epoch training continues from (0 for a fresh start, the checkpoint's
+            epoch on resume) before any epoch runs, e.g. to cut a log back to the checkpoint.
 
     Returns:
         The :class:`History` (records of evaluated epochs, best epochs, best weights).
@@ -203,15 +139,17 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters (all have requires_grad=False)")
-    opt = make_optimizer(params, cfg)
+    opt = make_optimizer(params, cfg, model)
     order = torch.Generator().manual_seed(cfg.seed)  # data order; its state is checkpointed
     history, start, rng_state, cuda_state = History(), 0, None, None
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
-        ck = _resume(path, model, opt, cfg)
+        ck = resume_checkpoint(path, model, opt, cfg)
         order.set_state(ck["data_rng"])
         history, start = History.from_dict(ck["history"]), int(ck["epoch"])
         history.best_state, rng_state, cuda_state = ck["best_state"], ck["torch_rng"], ck["cuda_rng"]
+    if on_start is not None:
+        on_start(start)
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     if start >= last:
         return history
@@ -251,7 +189,7 @@ def fit(
                         record[f"{part}_acc"] = None if math.isnan(acc) else acc
                     record["running_loss"] = running_loss
                     record["seconds"] = time.perf_counter() - t0
-                    _update_best(history, record, model if keep_best else None)
+                    update_best(history, record, model if keep_best else None)
                     if log is not None:
                         log(dict(record))
                     bar.set_postfix(
@@ -261,7 +199,7 @@ def fit(
                     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "history": history}
                     rngs = {"data_rng": order.get_state(), "torch_rng": torch.get_rng_state()}
                     rngs["cuda_rng"] = torch.cuda.get_rng_state(device) if cuda else None
-                    _save(path, epoch, cfg, state, rngs)
+                    save_checkpoint(path, epoch, cfg, state, rngs)
                 bar.update(1)
     return history
 
@@ -293,51 +231,3 @@ def _train_epoch(
     if not math.isfinite(mean):
         raise FloatingPointError(f"training diverged in epoch {epoch} (loss {mean}): lower the learning rate")
     return mean
-
-
-def _save(path: Path, epoch: int, cfg: TrainConfig, state: dict, rngs: dict) -> None:
-    """Write the checkpoint atomically; only tensors, containers and plain values (weights_only)."""
-    history: History = state["history"]
-    atomic_torch_save(
-        path,
-        {
-            "format": CHECKPOINT_FORMAT,
-            "epoch": epoch,
-            "config": dataclasses.asdict(cfg),
-            "model": state["model"],
-            "optimizer": state["optimizer"],
-            **rngs,
-            "history": history.to_dict(),
-            "best_state": history.best_state,
-        },
-    )
-
-
-def _update_best(history: History, record: dict, model: nn.Module | None) -> None:
-    """Append ``record``; move the best epochs (validation: higher accuracy, ties to lower loss)."""
-    history.epochs.append(record)
-    best = history.at(history.best_val_epoch)
-    if record["val_acc"] is not None and (
-        best is None
-        or record["val_acc"] > best["val_acc"]
-        or (record["val_acc"] == best["val_acc"] and record["val_loss"] < best["val_loss"])
-    ):
-        history.best_val_epoch = record["epoch"]
-        if model is not None:
-            history.best_state = _state_copy(model)
-    best_test = history.at(history.best_test_epoch)
-    if record["test_acc"] is not None and (best_test is None or record["test_acc"] > best_test["test_acc"]):
-        history.best_test_epoch = record["epoch"]
-
-
-def best_state(checkpoint: str | Path) -> dict[str, Tensor]:
-    """The best-validation weights stored in a :func:`fit` checkpoint (``model.load_state_dict`` them)."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    state = load_checkpoint(path).get("best_state")
-    if state is None:
-        raise ValueError(
-            f"{path} holds no best-validation weights (fit with keep_best=True and a validation set)"
-        )
-    return state

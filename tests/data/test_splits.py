@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuralpaths.data import Splits, balanced_subset, binary_subset, make_splits
+from neuralpaths.data import Splits, balanced_subset, binary_subset, make_splits, nested_order
 from neuralpaths.errors import ConfigError
 
 
@@ -121,3 +121,14 @@ def test_binary_subset_takes_the_first_examples_of_each_class():
         binary_subset(s, classes=(2, 0), n_per_class=500)
     with pytest.raises(ConfigError, match="labels='pm'"):
         binary_subset(s, labels="pm")
+
+
+def test_nested_order_prefixes_are_class_balanced():
+    labels = np.random.default_rng(0).choice(10, size=500, p=np.linspace(1, 2, 10) / 15)
+    order = nested_order(labels, seed=4)
+    assert sorted(order) == list(range(500))
+    for n in (10, 50, 200):
+        counts = np.bincount(labels[order[:n]], minlength=10)
+        assert counts.max() - counts.min() <= 1, (n, counts)
+    assert np.array_equal(order, nested_order(labels, seed=4))
+    assert not np.array_equal(order, nested_order(labels, seed=5))

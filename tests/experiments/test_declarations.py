@@ -104,14 +104,6 @@ def test_readme_states_the_main_job_time_as_declared():
 
 
 # --- imports ------------------------------------------------------------------------------------
-# Library modules the experiments still import below a package's top level: names that package does
-# not export yet (drop an entry once it does).
-NOT_EXPORTED_YET = {
-    "neuralpaths.data.odt": {"ObliqueTree", "cob_odt"},
-    "neuralpaths.data.toy2d": {"TOY2D", "make_toy2d", "toy2d_boundaries"},
-    "neuralpaths.models.init": {"SCHEMES"},
-    "neuralpaths.plots.planar": {"draw_hyperplanes", "extent", "scatter_classes", "setup_axes"},
-}
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
@@ -149,8 +141,7 @@ def test_experiments_use_public_library_names_and_never_the_runner(path):
             allowed = {own, f"{own}.common"} | ({experiment} if experiment else set())
             assert module in allowed or module.startswith(f"{experiment}."), f"{where}: imports {module}"
         elif module.count(".") > 1:  # below a library package's top level
-            extra = set(names) - NOT_EXPORTED_YET.get(module, set())
-            assert not extra, f"{where}: import {sorted(extra)} from the package, not {module}"
+            assert not names, f"{where}: import {sorted(names)} from the package, not {module}"
 
 
 def test_experiments_read_no_private_attributes():
@@ -159,14 +150,6 @@ def test_experiments_read_no_private_attributes():
             if isinstance(node, ast.Attribute):
                 attr = node.attr
                 assert not (attr.startswith("_") and not attr.startswith("__")), f"{path.name}: .{attr}"
-
-
-def test_pending_exports_are_still_missing():
-    """Once the library exports a name, the experiments import it from the package instead."""
-    for module, names in NOT_EXPORTED_YET.items():
-        package = importlib.import_module(module.rsplit(".", 1)[0])
-        exported = set(getattr(package, "__all__", ())) & names
-        assert not exported, f"{package.__name__} now exports {sorted(exported)}: import it from there"
 
 
 def test_loading_every_experiment_leaves_the_runner_unloaded():

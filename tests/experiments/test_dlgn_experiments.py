@@ -78,7 +78,9 @@ def test_odt_attraction_matches_the_checkpointed_model(odt_run):
 
 def test_odt_resume_skips_finished_work(odt_run):
     out, r = odt_run
-    again = read_json(run_experiment("dlgn-odt", "smoke", out=out, progress=False) / "results.json")
+    again = read_json(
+        run_experiment("dlgn-odt", "smoke", out=out, progress=False, resume=True) / "results.json"
+    )
     for name, m in r["models"].items():  # the same numbers, loaded from the finished checkpoints
         assert {k: v for k, v in again["models"][name].items() if k != "seconds"} == {
             k: v for k, v in m.items() if k != "seconds"

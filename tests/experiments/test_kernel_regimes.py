@@ -57,17 +57,6 @@ def test_centring_the_one_hot_targets_changes_no_prediction():
     assert torch.equal(p.argmax(1), q.argmax(1))
 
 
-def test_nested_order_prefixes_are_class_balanced():
-    labels = np.random.default_rng(0).choice(10, size=500, p=np.linspace(1, 2, 10) / 15)
-    order = kr.nested_order(labels, seed=4)
-    assert sorted(order) == list(range(500))
-    for n in (10, 50, 200):
-        counts = np.bincount(labels[order[:n]], minlength=10)
-        assert counts.max() - counts.min() <= 1, (n, counts)
-    assert np.array_equal(order, kr.nested_order(labels, seed=4))
-    assert not np.array_equal(order, kr.nested_order(labels, seed=5))
-
-
 def _numbers(results: dict) -> dict:
     return {
         name: {n: {k: v for k, v in r.items() if not k.startswith("seconds")} for n, r in kern["n"].items()}

@@ -58,7 +58,7 @@ def test_interrupted_run_resumes_to_identical_numbers(smoke, tmp_path, monkeypat
     monkeypatch.setattr(common, "fit", interrupted_fit)
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment("npf-regimes", "smoke", out=out, progress=False)
-    assert read_json(out / "status.json")["state"] == "failed" and not (out / "results.json").exists()
+    assert read_json(out / "status.json")["state"] == "interrupted" and not (out / "results.json").exists()
     monkeypatch.undo()
     runner.resume(out, progress=False)
     assert _numbers(read_json(out / "results.json")) == _numbers(read_json(smoke / "results.json"))

@@ -10,7 +10,7 @@ from neuralpaths.errors import ConfigError
 from neuralpaths.experiments import get
 from neuralpaths.experiments.univariate_regimes.report import crossover_at
 from neuralpaths.experiments.univariate_regimes.run import crossings, same_sign_kinks
-from neuralpaths.io import atomic_write_json, read_json
+from neuralpaths.io import atomic_write_json_recorded, read_json
 
 NAME = "univariate-regimes"
 FIGURES = {"fits", "fits_by_ratio", "knot_trajectories", "knot_histograms", "distances", "knot_movement"}
@@ -66,7 +66,7 @@ def test_plot_redraws_from_results_and_resume_reuses_finished_runs(smoke, tmp_pa
     ckpts = sorted((out / "checkpoints").glob("*.json"))
     assert len(ckpts) == 2
     record = read_json(ckpts[0]) | {"steps": -1}
-    atomic_write_json(ckpts[0], record)
+    atomic_write_json_recorded(ckpts[0], record)  # a rewrite with its digest recorded
     experiment = get(NAME)
     again = experiment.run(runner.make_config(experiment, "smoke"), out)  # what `neuralpaths resume` calls
     assert -1 in [r["steps"] for r in again["runs"]]

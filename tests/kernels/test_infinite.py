@@ -190,7 +190,7 @@ def test_errors():
         relu_nngp(_arch(2), x.view(N, 1, D_IN))
     with pytest.raises(ValueError, match="unknown gating"):
         npk_limit(_arch(2), x, gating="tanh")
-    with pytest.raises(ValueError, match="sigma_w > 0"):
+    with pytest.raises(ValueError, match="sigma_w must be > 0"):
         relu_nngp(_arch(2), x, sigma_w=0.0)
     with pytest.raises(ValueError, match="block_size must be a positive int"):
         relu_ntk(_arch(2), x, block_size=0)

@@ -10,6 +10,7 @@ import pytest
 from neuralpaths import kernels
 
 COMMON = {"block_size", "progress"}
+CHECKS = {"check_finite"}  # every kernel refuses NaN/inf inputs unless told not to (default True)
 DEPRECATED = {"params", "depth", "widths", "bias"}  # older spellings kept for one release
 
 
@@ -37,6 +38,7 @@ def test_the_table_lists_every_kernel():
         "relu_ntk",
         "relu_nngp",
         "npk_limit",
+        "univariate_ntk",
     }
 
 
@@ -51,4 +53,5 @@ def test_signature_follows_the_convention_and_the_table(name):
     assert {p.name for p in params[3:]} == keyword_only  # everything after x2 is keyword-only
     assert COMMON <= keyword_only
     assert all(sig.parameters[k].default is None for k in COMMON)
-    assert keyword_only - COMMON - DEPRECATED == options
+    assert CHECKS <= keyword_only and all(sig.parameters[k].default is True for k in CHECKS)
+    assert keyword_only - COMMON - CHECKS - DEPRECATED == options

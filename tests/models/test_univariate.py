@@ -161,7 +161,7 @@ def test_seeded_and_dtype_consistent():
     [
         ({"init": "lecun"}, "unknown init"),
         ({"knots": "grid"}, "unknown knots"),
-        ({"scale": 0.0}, "scale > 0"),
+        ({"scale": 0.0}, "scale must be > 0"),
         ({"interval": (1.0, -1.0)}, "lo < hi"),
     ],
 )

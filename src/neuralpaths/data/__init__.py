@@ -12,21 +12,30 @@
 
 from .cifar import ChecksumError, download_cifar10
 from .idx import read_idx
+from .odt import ObliqueTree, cob_odt, make_odt_data
 from .registry import DATASETS, load_cifar10, load_dataset, load_digits, load_fashion_mnist, load_mnist
-from .splits import Splits, balanced_subset, binary_subset, make_splits
+from .splits import Splits, balanced_subset, binary_subset, make_splits, nested_order
+from .toy2d import TOY2D, make_toy2d, toy2d_boundaries
 
 __all__ = [
     "DATASETS",
+    "TOY2D",
     "ChecksumError",
+    "ObliqueTree",
     "Splits",
     "balanced_subset",
     "binary_subset",
+    "cob_odt",
     "download_cifar10",
     "load_cifar10",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "make_odt_data",
     "make_splits",
+    "make_toy2d",
+    "nested_order",
     "read_idx",
+    "toy2d_boundaries",
 ]

@@ -4,8 +4,8 @@ The folder (from the official ``cifar-10-python.tar.gz``) holds ``data_batch_1``
 and ``test_batch``: Python 2 pickles of dicts with ``b"data"`` (uint8, ``(10000, 3072)``, each row the
 red, green, blue 32x32 planes) and ``b"labels"`` (a list of ints). They are read with
 :mod:`neuralpaths.data.safe_pickle` (numpy arrays and plain containers only, no code). Where it is:
-``data_dir=`` (the CLI's ``--data-dir``), else the environment variable ``NEURALPATHS_CIFAR10_DIR``;
-either the folder itself or its parent.
+``data_dir=`` (on the command line ``--set data_dir=...``), else the environment variable
+``NEURALPATHS_CIFAR10_DIR``; either the folder itself or its parent.
 
 Nothing is downloaded implicitly. :func:`download_cifar10` fetches the archive on request, checks its
 SHA-256 against the published value and extracts it safely.
@@ -53,7 +53,8 @@ def cifar10_dir(data_dir: str | os.PathLike | None = None) -> Path:
     given = data_dir or os.environ.get(CIFAR10_ENV)
     how = (
         f"download https://www.cs.toronto.edu/~kriz/cifar.html (python version), or call "
-        f"neuralpaths.data.download_cifar10(dest) with internet, then pass data_dir= (--data-dir) or set "
+        f"neuralpaths.data.download_cifar10(dest) with internet, then pass data_dir= "
+        f"(on the command line: --set data_dir=PATH) or set "
         f"{CIFAR10_ENV} to the {FOLDER} folder"
     )
     if not given:

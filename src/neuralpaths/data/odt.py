@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..checks import positive_int, real
 from ..errors import ConfigError
 from ..geometry import Hyperplanes
 
@@ -46,8 +47,7 @@ def sample_inputs(n: int, d: int, dist: str = "uniform", *, seed: int | torch.Ge
     sphere, ``"gaussian"`` standard normal. Shape: ``-> (n, d)`` float64."""
     if dist not in DISTS:
         raise ConfigError(f"unknown input distribution {dist!r}: use one of {DISTS}")
-    if n < 0 or d < 1:
-        raise ConfigError(f"need n >= 0 and d >= 1, got n={n}, d={d}")
+    n, d = positive_int("n", n, minimum=0), positive_int("d", d)
     g = _generator(seed)
     if dist == "uniform":
         return 2 * torch.rand((n, d), generator=g, dtype=torch.float64) - 1
@@ -230,8 +230,10 @@ def make_odt_data(
     Returns:
         ``(X, y, tree)``: ``X (n, d)`` in ``dtype``, ``y (n,)`` int64, the :class:`ObliqueTree`.
     """
-    if depth < 1:
+    if positive_int("depth", depth, minimum=0) < 1:
         raise ConfigError(f"depth must be >= 1, got {depth}")
+    n_classes = positive_int("n_classes", n_classes)
+    label_noise, min_margin = real("label_noise", label_noise), real("min_margin", min_margin)
     if offsets not in OFFSETS:
         raise ConfigError(f"unknown offsets {offsets!r}: use one of {OFFSETS}")
     if not 2 <= n_classes <= 2**depth:

@@ -8,12 +8,14 @@ once for all of them. ``load_mnist(...)`` etc. are ``load_dataset("mnist", ...)`
 from __future__ import annotations
 
 import os
+import pickle
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError, UnsafeDataError, UserError
 from .cifar import cifar10_arrays
 from .digits import DEFAULT_VAL_SIZE as DIGITS_VAL_SIZE
 from .digits import digits_arrays
@@ -79,8 +81,8 @@ def load_dataset(
         val_size: validation examples carved from the training set by a seeded permutation
             (``None``: 5000, or 300 for digits; ``0``: no validation set).
         seed: seeds the validation split and the subsets.
-        n_train, n_test: seeded class-balanced subsets of the training set (after the validation split)
-            and of the test set.
+        n_train: a seeded class-balanced subset of the training set (after the validation split).
+        n_test: a seeded class-balanced subset of the test set.
         flatten: images ``(n, C, H, W)`` become ``(n, C*H*W)``.
         classes: keep only these labels, relabelled ``0..k-1`` in the given order.
 
@@ -89,8 +91,15 @@ def load_dataset(
     """
     key = canonical_name(name)
     source = DATASETS[key]
+    try:
+        arrays = source.arrays(data_dir)
+    except UserError:
+        raise
+    except (ValueError, OSError, EOFError, pickle.UnpicklingError, zlib.error) as e:  # a damaged file
+        kind = UnsafeDataError if isinstance(e, pickle.UnpicklingError) else DataError
+        raise kind(f"cannot read the {key} data set: {' '.join(str(e).split())[:300]}") from e
     return make_splits(
-        key, *source.arrays(data_dir), source.num_classes, scale=source.scale,
+        key, *arrays, source.num_classes, scale=source.scale,
         val_size=source.val_size if val_size is None else val_size, seed=seed,
         n_train=n_train, n_test=n_test, flatten=flatten, classes=classes,
     )  # fmt: skip

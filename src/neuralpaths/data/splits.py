@@ -230,3 +230,19 @@ def binary_subset(
     if labels == "pm1":
         return x[idx], second.to(torch.float32) * 2 - 1
     return x[idx], second.to(torch.int64)
+
+
+def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded order of all indices whose every prefix is class-balanced (classes take turns, round
+    robin, in a random order of the examples): the first ``n`` are the training set of size ``n``.
+
+    Shape:
+        ``labels: (N,)`` -> ``(N,)`` indices.
+    """
+    order = np.random.default_rng((seed, 7)).permutation(len(labels))
+    classes, inverse = np.unique(labels[order], return_inverse=True)
+    rank = np.empty(len(labels), dtype=np.int64)  # rank within its class, in the random order
+    for c in range(len(classes)):
+        where = np.flatnonzero(inverse == c)
+        rank[where] = np.arange(len(where))
+    return order[np.argsort(rank * len(classes) + inverse, kind="stable")]

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..checks import positive_int, real
 from ..errors import ConfigError
 from ..geometry import Hyperplanes
 from .odt import ObliqueTree
@@ -78,6 +79,7 @@ def make_toy2d(
     ``cells`` is the checkerboard's number of cells per side. Returns ``(X (n, 2), y (n,))``.
     """
     _check_name(name)
+    n, cells, noise = positive_int("n", n), positive_int("cells", cells), real("noise", noise)
     if n < 2 or noise < 0 or cells < 2:
         raise ConfigError(f"need n >= 2, noise >= 0 and cells >= 2; got n={n}, noise={noise}, cells={cells}")
     g = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))

@@ -53,6 +53,10 @@ EXPERIMENTS: dict[str, str] = {
     "npk-alignment": "npk_alignment",
     "kernel-regimes": "kernel_regimes",
     "resnet-ensemble": "resnet_ensemble",
+    "gate-adaptation": "gate_adaptation",
+    "continuous-npf": "continuous_npf",
+    "path-sgd": "path_sgd",
+    "dgn-depth": "dgn_depth",
 }
 
 

@@ -1,8 +1,8 @@
 """What every experiment shares: its declaration (:class:`Experiment`) and the parts its protocol
 repeats — train a model and record its accuracy (:func:`train`, :func:`train_config`,
 :func:`accuracy_record`), keep each finished stage of a run so ``neuralpaths resume`` skips it
-(:func:`cached`), and run with a number of torch threads (:func:`num_threads`, applied by the runner
-from a ``Config.threads`` field).
+(:func:`cached`), run with a number of torch threads (:func:`num_threads`, applied by the runner
+from a ``Config.threads`` field) and on the device a ``Config.device`` field names (:func:`resolve_device`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from neuralpaths.data import Splits
-from neuralpaths.io import atomic_write_json, metrics_logger, read_json
+from neuralpaths.errors import ConfigError
+from neuralpaths.io import atomic_write_json_recorded, metrics_logger, read_json_recorded, truncate_jsonl
 from neuralpaths.train import History, TrainConfig, best_state, fit
 
 T = TypeVar("T")
@@ -45,6 +46,10 @@ class Experiment:
             ``results`` alone.
         presets_path: the presets file (TOML tables ``[default]``, ``[smoke]``, ``[paper]``, ...).
         summary: ``summary(results) -> str``, Markdown for ``report.md`` (None: no summary).
+        check: ``check(cfg)`` raises :class:`~neuralpaths.errors.ConfigError` for settings the types
+            alone do not rule out; the runner calls it before creating the run folder (None: no check).
+        plot_seeds: ``plot_seeds({seed: results}, out) -> paths`` of figures with error bars over the
+            seeds of a multi-seed run, drawn into ``out / "figures"`` (None: only the generic one).
     """
 
     name: str
@@ -56,14 +61,16 @@ class Experiment:
     plot: Callable[[dict, Path], list[Path]]
     presets_path: Path
     summary: Callable[[dict], str] | None = None
+    check: Callable[[Any], None] | None = None
+    plot_seeds: Callable[[dict[int, dict], Path], list[Path]] | None = None
 
     @classmethod
     def from_modules(
         cls, name: str, *, description: str, runtime: str, run: ModuleType, report: ModuleType
     ) -> Experiment:
         """The declaration of a package laid out as the protocol says: ``Config`` and ``run`` from its
-        ``run`` module, ``tables``, ``plot`` and ``summary`` (if it has one) from its ``report``
-        module, ``presets.toml`` beside them."""
+        ``run`` module (and its ``check`` or ``_check``, if any), ``tables``, ``plot`` and ``summary``
+        (if it has one) from its ``report`` module, ``presets.toml`` beside them."""
         return cls(
             name=name,
             description=description,
@@ -74,6 +81,8 @@ class Experiment:
             plot=report.plot,
             presets_path=Path(run.__file__).with_name("presets.toml"),
             summary=getattr(report, "summary", None),
+            check=getattr(run, "check", None) or getattr(run, "_check", None),
+            plot_seeds=getattr(report, "plot_seeds", None),
         )
 
 
@@ -119,7 +128,8 @@ def train(
     best: bool = True,
     **fit_options: Any,
 ) -> tuple[History, dict]:
-    """Train ``model`` by :func:`~neuralpaths.train.fit`, checkpointed in ``out/checkpoints/<name>.pt``
+    """Train ``model`` by :func:`~neuralpaths.train.fit` on ``cfg.device`` (then it is moved back to the
+    CPU, where the analyses run), checkpointed in ``out/checkpoints/<name>.pt``
     (a resumed run continues from it, a finished one returns at once) and logged to
     ``out/metrics.jsonl`` with ``tags``; with ``best`` the model then holds its best-validation
     weights. ``fit_options`` go to ``fit`` (``eval_every``, ``stop_after``, ``keep_best``).
@@ -128,10 +138,26 @@ def train(
         The history and its :func:`accuracy_record`.
     """
     checkpoint = out / "checkpoints" / f"{name}.pt"
+    metrics = out / "metrics.jsonl"
+
+    def cut_log(epoch: int) -> None:  # records logged after the checkpoint was saved are redone
+        truncate_jsonl(
+            metrics, lambda r: any(r.get(k) != v for k, v in tags.items()) or not r.get("epoch", 0) > epoch
+        )
+
     start = time.perf_counter()
+    model.to(resolve_device(cfg.device))  # trained on the run's device, then back on the CPU
     hist = fit(
-        model, data, cfg, checkpoint=checkpoint, log=metrics_logger(out, **tags), desc=desc, **fit_options
+        model,
+        data,
+        cfg,
+        checkpoint=checkpoint,
+        log=metrics_logger(out, **tags),
+        desc=desc,
+        on_start=cut_log,
+        **fit_options,
     )
+    model.to("cpu")
     if best:
         model.load_state_dict(best_state(checkpoint))
     return hist, accuracy_record(hist, time.perf_counter() - start)
@@ -140,17 +166,43 @@ def train(
 # --- finished stages --------------------------------------------------------------------------------
 def cached(path: Path, make: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A stage of a run: the JSON record a finished stage saved at ``path``, else
-    ``make(*args, **kwargs)``, saved there (atomically) before it is returned.
+    ``make(*args, **kwargs)``, saved there (atomically, its SHA-256 recorded beside it and checked
+    when it is read back) before it is returned.
 
     ``neuralpaths resume`` calls ``run`` again, and finished stages come back from their files. A run
     folder holds one config (the runner refuses another), so the file name need only tell the stages
     of one run apart: the stage and the settings that vary inside the run (``fc-w64.json``).
     """
     if path.exists():
-        return read_json(path)
+        return read_json_recorded(path)
     record = make(*args, **kwargs)
-    atomic_write_json(path, record)
+    atomic_write_json_recorded(path, record)
     return record
+
+
+# --- devices ------------------------------------------------------------------------------------------
+DEVICES = "cpu, cuda, cuda:N or auto"
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device a ``device`` setting names: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``
+    (CUDA if available, else the CPU); a :class:`~neuralpaths.errors.ConfigError` for anything else or
+    a CUDA device this machine does not have."""
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    kind, _, index = text.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ConfigError(f"device must be {DEVICES}; got {str(name)[:40]!r}")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(index or 0) >= count:
+        raise ConfigError(
+            f"device {text!r} is not available (this machine has {count} CUDA device(s)); "
+            "use device=cpu or device=auto"
+        )
+    return torch.device(text)
 
 
 # --- threads ------------------------------------------------------------------------------------------

@@ -54,10 +54,11 @@ def gating_hyperplanes(model: GatedModel, max_entries: int = 50_000_000) -> list
         w0 = model.gating[0].weight
         basis = torch.eye(arch.in_dim, dtype=w0.dtype, device=w0.device)
         x = torch.cat([basis.new_zeros(1, arch.in_dim), basis]).view(-1, *arch.in_shape)  # (1+d, *in_shape)
+        biased = any(m.bias is not None for m in model.gating)  # the layers' own biases, not arch.bias
         out = []
         for q in model.preactivations(x):
             q = q.flatten(1)  # (1+d, *hidden_shape) -> (1+d, units)
-            out.append(Hyperplanes((q[1:] - q[0]).T.clone(), q[0].clone() if arch.bias else None))
+            out.append(Hyperplanes((q[1:] - q[0]).T.clone(), q[0].clone() if biased else None))
         return out
     weights, biases = layer_params(model.gating)
     if model.gating_kind == "shallow":

@@ -134,5 +134,13 @@ def path_model(model: nn.Module) -> PathModel:
             model.value_input,
             tuple(model.arch.in_shape),
         )
+    if _is_torch_leaf(model):  # a bare nn.Linear / nn.Conv2d / ...: the one-layer network of it
+        model = nn.Sequential(model)
     graph = trace(model)
     return PathModel(graph, model, lambda x: record(graph, model, x, Gate())[1], gating=model)
+
+
+def _is_torch_leaf(m: nn.Module) -> bool:
+    """A layer of ``torch.nn`` itself (traced as one step inside a network, not through its code)."""
+    containers = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    return type(m).__module__.startswith("torch.nn.modules") and not isinstance(m, containers)

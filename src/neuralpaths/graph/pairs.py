@@ -190,7 +190,10 @@ def unit_kernel(
     """``H(x1, x2)`` by the unit-weight network on pairs (see the module docstring).
 
     Args:
-        h1, h2: the value network's inputs (``x`` or ones); g1, g2: their gates (:func:`record`).
+        h1: the value network's input for ``x1`` (``x`` or ones).
+        h2: the same for ``x2``.
+        g1: the gates of ``x1`` (:func:`neuralpaths.graph.run.record`).
+        g2: the gates of ``x2``.
         units: the largest number of units of any step (sets the default block of rows).
         choices: ``{add step name: operand index}``: keep only that operand's paths there.
         late: ``{add step name: operand index}`` that owns the bias paths starting after the add

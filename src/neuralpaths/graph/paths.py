@@ -17,27 +17,23 @@ import math
 import torch
 from torch import Tensor
 
+from ..checks import check_like, check_tensor
 from .enumerate import features, path_table, values
 from .ir import PathGraph, Step
 from .model import PathModel
 from .run import effective, power
 
 
-def check_x(pm: PathModel, x: Tensor, what: str) -> None:
-    """A clear error for a non-tensor ``x`` or one whose dtype/device differ from the weights."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{what}: the input must be a torch.Tensor, got {type(x).__name__}")
+def check_x(pm: PathModel, x: Tensor, what: str, name: str = "input") -> None:
+    """A clear error for a non-tensor ``x`` (called ``name``), one whose dtype/device differ from the
+    weights, or whose shape differs from the model's input shape (``what``: the calling function)."""
+    check_tensor(name, x)
     w = next(pm.value.parameters(), None)
-    if w is not None and x.dtype != w.dtype:
-        raise TypeError(
-            f"{what}: input dtype {x.dtype} does not match the model's {w.dtype}: "
-            f"use x.to({w.dtype}) or model.to({x.dtype})"
-        )
-    if w is not None and x.device != w.device:
-        raise ValueError(f"{what}: input is on {x.device} but the model is on {w.device}: move one of them")
+    if w is not None:
+        check_like(name, x, w)
     if pm.in_shape is not None and tuple(x.shape[1:]) != tuple(pm.in_shape):
         want = ", ".join(map(str, pm.in_shape))
-        raise ValueError(f"{what}: input has shape {tuple(x.shape)} but the model expects (n, {want})")
+        raise ValueError(f"{what}: {name} has shape {tuple(x.shape)} but the model expects (n, {want})")
     pm.check(what)
 
 

@@ -136,11 +136,13 @@ def power(
     ignore_bias: bool = False,
     choices: dict[str, int] | None = None,
     late: dict[str, int] | None = None,
+    taps: dict[str, tuple[Tensor, Tensor]] | None = None,
 ) -> Tensor:
     """The ``|w|^p`` network (see the module docstring) on ``h0``; ``p = 0`` counts paths.
 
     ``choices`` (``{add step: operand}``) restricts it to one sub-architecture's paths (bias paths
-    after an add go with its ``late`` operand: :meth:`PathGraph.bias_owners`).
+    after an add go with its ``late`` operand: :meth:`PathGraph.bias_owners`). ``taps``, if given,
+    receives ``{layer step: (its input, its output)}`` (for gradients along the network).
     """
     choices = choices or {}
     biases = set() if ignore_bias else graph.bias_owners(choices, late or {})
@@ -156,7 +158,10 @@ def power(
             if s.kind == "affine":
                 out = h * channel_view(w, h)
                 return out if b is None else out + channel_view(b, h)
-            return apply_layer(root.get_submodule(s.module), h, w, b)
+            out = apply_layer(root.get_submodule(s.module), h, w, b)
+            if taps is not None:
+                taps[s.name] = (h, out)
+            return out
         if s.kind in ("gate", "bn"):
             return h
         if s.kind == "maxpool":

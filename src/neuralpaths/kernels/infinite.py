@@ -36,7 +36,8 @@ a block's temporaries stay in cache). ``x2=None`` results are exactly symmetric.
 Calling convention (every kernel of the library): ``K(arch, x1, x2=None, *, block_size, progress,
 ...)`` with ``arch`` an :class:`~neuralpaths.models.arch.Arch` (or a library model; fully connected:
 depth, hidden widths and biases are read from it). The older ``K(x1, x2, depth=...)`` still works
-and warns (``DeprecationWarning``).
+and warns (``DeprecationWarning``). Inputs must be finite floating-point ``(n, d_in)`` tensors of
+one dtype and device (``check_finite=False`` skips the NaN/infinity check).
 
 Shape:
     ``x1: (n1, d_in), x2: (n2, d_in) -> (n1, n2)`` (one output; ``k`` outputs: ``Θ ⊗ I_k``).
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..checks import check_pair, check_tensor, optional_block_size, real
 from ..progress import progress_bar
 from .gram import mirror_lower_
 
@@ -60,16 +62,17 @@ PARAMETERIZATIONS = ("ntk", "standard")
 GATINGS = ("relu", "linear", "shallow")
 
 
-def _inputs(x1: Tensor, x2: Tensor | None, depth: int, sigma_w: float, sigma_b: float):
+def _inputs(
+    x1: Tensor, x2: Tensor | None, depth: int, sigma_w: float, sigma_b: float, check_finite: bool = True
+) -> tuple[Tensor, Tensor]:
     for name, x in (("x1", x1), ("x2", x2)):
-        if x is not None and (not isinstance(x, Tensor) or x.ndim != 2):
-            raise ValueError(f"{name} must be a 2-D tensor (n, d_in); flatten images with x.flatten(1)")
-    if x2 is not None and x1.shape[1] != x2.shape[1]:
-        raise ValueError(f"x1 and x2 have different input sizes: {x1.shape[1]} vs {x2.shape[1]}")
-    if not isinstance(depth, int) or depth < 1:
+        if x is not None:
+            check_tensor(name, x, ndim=2, floating=True, hint="(n, d_in); flatten images with x.flatten(1)")
+    check_pair(x1, x2, check_finite)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth is the number of weight layers and must be an int >= 1, got {depth!r}")
-    if not sigma_w > 0 or not sigma_b >= 0:
-        raise ValueError(f"need sigma_w > 0 and sigma_b >= 0, got sigma_w={sigma_w}, sigma_b={sigma_b}")
+    real("sigma_w", sigma_w, low=0.0, strict=True)
+    real("sigma_b", sigma_b, low=0.0)
     return x1, x1 if x2 is None else x2
 
 
@@ -130,9 +133,7 @@ def _by_rows(
 ) -> Tensor:
     """``fn(x1, x2)`` of an elementwise closed form, ``block_size`` rows of ``x1`` at a time
     (``None``: :data:`BLOCK_SIZE`); ``x2=None`` is made exactly symmetric from the lower triangle."""
-    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
-        raise ValueError(f"block_size must be a positive int (rows per block) or None, got {block_size!r}")
-    block_size = block_size or BLOCK_SIZE
+    block_size = optional_block_size("block_size", block_size) or BLOCK_SIZE
     other = x1 if x2 is None else x2
     if block_size >= len(x1):
         out = fn(x1, other)
@@ -190,6 +191,7 @@ def relu_nngp(
     block_size: int | None = None,
     progress: bool | None = None,
     depth: int | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """NNGP kernel ``Σ_d(x, x') = E[f(x) f(x')]`` of a depth-``d`` ReLU net (``arch``) at
     initialisation. ``block_size``: rows of ``x1`` per block (``None``: automatic).
@@ -199,7 +201,7 @@ def relu_nngp(
     """
     net, x1, x2 = _resolve("relu_nngp", arch, x1, x2, depth, None, None)
     depth = net.depth
-    _inputs(x1, x2, depth, sigma_w, sigma_b)
+    _inputs(x1, x2, depth, sigma_w, sigma_b, check_finite)
     sw2, sb2 = sigma_w**2, sigma_b**2
     fn = lambda a, b: _nngp_layers(a, b, depth, sw2, sb2)[-1][0]
     return _by_rows(fn, x1, x2, block_size, "NNGP", progress)
@@ -218,6 +220,7 @@ def relu_ntk(
     depth: int | None = None,
     widths: int | Sequence[int] | None = None,
     bias: bool | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """Infinite-width NTK of a ReLU net of architecture ``arch`` (see the module docstring).
 
@@ -227,14 +230,16 @@ def relu_ntk(
         parameterization: ``"ntk"`` (width-independent limit) or ``"standard"`` (the large-width
             NTK of a net of ``arch``'s widths).
         block_size: rows of ``x1`` per block (``None``: automatic).
-        depth, widths, bias: the older calling convention only (deprecated).
+        depth: the older calling convention only (deprecated), like ``widths`` and ``bias``.
+        widths: see ``depth``.
+        bias: see ``depth``.
 
     Shape:
         ``(n1, d_in), (n2, d_in) -> (n1, n2)``.
     """
     net, x1, x2 = _resolve("relu_ntk", arch, x1, x2, depth, widths, bias)
     depth, bias = net.depth, net.bias
-    _inputs(x1, x2, depth, sigma_w, sigma_b)
+    _inputs(x1, x2, depth, sigma_w, sigma_b, check_finite)
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"unknown parameterization {parameterization!r}: use one of {PARAMETERIZATIONS}")
     sw2, sb2 = sigma_w**2, sigma_b**2
@@ -278,6 +283,7 @@ def npk_limit(
     block_size: int | None = None,
     progress: bool | None = None,
     depth: int | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """Infinite-width limit of the *normalised* NPK (``npk(..., normalize=True)``) at random init.
 
@@ -309,7 +315,7 @@ def npk_limit(
     depth = net.depth
     gating = gating or getattr(model, "gating_kind", "relu")
     value_input = value_input or getattr(model, "value_input", "x")
-    _inputs(x1, x2, depth, sigma_w, sigma_b)
+    _inputs(x1, x2, depth, sigma_w, sigma_b, check_finite)
     if gating not in GATINGS:
         raise ValueError(f"unknown gating {gating!r}: use one of {GATINGS}")
     if value_input not in ("x", "ones"):

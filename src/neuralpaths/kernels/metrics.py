@@ -18,19 +18,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_finite, real
 from .regression import _as_tensor, _check_square, _check_targets, cho_solve
 
 RANKS = ("entropy", "participation")
 
 
-def _kernel(K) -> Tensor:
-    k = _as_tensor(K, "K")
-    _check_square(k, "K")
+def _kernel(K, name: str = "K", *, symmetric: bool = True) -> Tensor:
+    k = _as_tensor(K, name)
+    _check_square(k, name, symmetric=symmetric)
     return k
 
 
 def _targets(y, k: Tensor) -> Tensor:
-    y = _as_tensor(y, "y", like=k)
+    y = check_finite("y", _as_tensor(y, "y", like=k))
     _check_targets(y, len(k))
     return y.reshape(len(k), -1)  # (n,) | (n, k) -> (n, k)
 
@@ -45,6 +46,7 @@ def nu(K, y, *, normalize: bool = True, reduction: str = "sum", ridge: float = 0
     y = _targets(y, k)
     if reduction not in ("sum", "none"):
         raise ValueError(f"unknown reduction {reduction!r}: use 'sum' or 'none'")
+    ridge = real("ridge", ridge, low=0.0)
     a = k / k.trace() if normalize else k.clone()
     a.diagonal().add_(ridge)
     chol, info = torch.linalg.cholesky_ex(a)
@@ -64,7 +66,7 @@ def _center(k: Tensor) -> Tensor:
 
 def kernel_alignment(K1, K2, *, centered: bool = False) -> float:
     """``⟨K1, K2⟩_F / (‖K1‖_F ‖K2‖_F)`` (of ``H K H`` if ``centered``); in ``[-1, 1]``, scale-invariant."""
-    k1, k2 = _kernel(K1), _kernel(K2)
+    k1, k2 = _kernel(K1, "K1", symmetric=False), _kernel(K2, "K2", symmetric=False)
     if k1.shape != k2.shape:
         raise ValueError(f"kernels of different sizes: {tuple(k1.shape)} vs {tuple(k2.shape)}")
     k2 = k2.to(k1)
@@ -80,7 +82,7 @@ def target_alignment(K, y, *, centered: bool = False) -> float:
     No ``n × n`` temporary besides ``K`` itself: ``‖HKH‖²_F = ‖K‖²_F − 2‖K1‖²/n + (1ᵀK1)²/n²`` and
     ``tr(Yᵀ HKH Y) = tr(Y_cᵀ K Y_c)`` with ``Y_c = H Y``.
     """
-    k = _kernel(K)
+    k = _kernel(K, symmetric=False)
     y = _targets(y, k)
     if not centered:
         return float((y * (k @ y)).sum() / (k.norm() * (y.T @ y).norm()))

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_pair, optional_block_size
 from ..graph import paths as general
 from ..graph.model import PathModel, path_model
 from ..graph.pairs import unit_kernel
@@ -48,9 +49,9 @@ _BLOCK_BYTES = 256 * 2**20  # peak memory target for the pairwise intermediates
 
 
 def _check(model: GatedModel, x1: Tensor, x2: Tensor | None) -> None:
-    model.check_input(x1)
+    model.check_input(x1, "x1")
     if x2 is not None:
-        model.check_input(x2)
+        model.check_input(x2, "x2")
 
 
 def _general(
@@ -62,9 +63,9 @@ def _general(
     **kw,
 ) -> Tensor:
     """The unit-weight network of any path model on pairs (see :mod:`neuralpaths.graph.pairs`)."""
-    general.check_x(pm, x1, what)
+    general.check_x(pm, x1, what, "x1")
     if x2 is not None:
-        general.check_x(pm, x2, what)
+        general.check_x(pm, x2, what, "x2")
     g1 = pm.gates(x1)
     g2 = g1 if x2 is None else pm.gates(x2)
     h1 = pm.value_input_for(x1)
@@ -94,6 +95,7 @@ def npk(
     ignore_bias: bool = False,
     block_size: int | None = None,
     progress: bool | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """Neural path kernel of ``model``'s gates between ``x1`` and ``x2`` (default ``x2 = x1``).
 
@@ -109,6 +111,8 @@ def npk(
         block_size: rows per block (default: fully connected ``1024``; conv and ``"unit"`` as many
             as keep the pairwise intermediates near 256 MiB).
         progress: a progress bar over blocks; ``None`` shows it for jobs longer than 2 s.
+        check_finite: refuse inputs with NaN or infinity (one reduction per input); ``False``
+            skips the check.
 
     Peak memory: the result (``n1·n2`` numbers) plus, fully connected, at most six ``block_size²``
     tile buffers and the inputs and gates (``(n1 + n2)·(d_in + Σ_l w_l)`` numbers, or of two blocks at a
@@ -120,8 +124,8 @@ def npk(
     """
     if method not in METHODS:
         raise ValueError(f"unknown npk method {method!r}: use one of {METHODS}")
-    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
-        raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}")
+    block_size = optional_block_size("block_size", block_size)
+    check_pair(x1, x2, check_finite)
     layered = isinstance(model, GatedModel) and (ignore_bias or not model.has_value_bias)
     if not layered:
         if method == "closed":
@@ -130,7 +134,7 @@ def npk(
             )
         pm = path_model(model)
         k = _general(pm, x1, x2, "npk", ignore_bias=ignore_bias, block_size=block_size, progress=progress)
-        return k / general.total_units(pm, x1) if normalize else k
+        return k / float(general.total_units(pm, x1)) if normalize else k
     _check(model, x1, x2)
     if method == "unit":
         h1, h2, g1, g2 = _prepare(model, x1, x2)
@@ -143,7 +147,7 @@ def npk(
             lambda xb: _fc_terms(model, xb), x1, x2, 1, block_size=block_size, progress=progress, desc="npk"
         )
     if normalize:
-        k = k / math.prod(model.arch.widths)
+        k = k / float(math.prod(model.arch.widths))  # Python int: exact, may pass 2**63
     return k
 
 
@@ -232,6 +236,7 @@ def npk_parts(
     ignore_bias: bool = False,
     block_size: int | None = None,
     progress: bool | None = None,
+    check_finite: bool = True,
 ) -> dict[str, Tensor]:
     """The NPK of a residual network split into its sub-architectures' NPKs (ensemble view).
 
@@ -240,9 +245,13 @@ def npk_parts(
     ``forward`` adds). The paths of the network are the disjoint union of theirs (a bias path that
     starts after an add goes with that add's skip operand), so ``Σ_parts H_part = npk(model, x1, x2)``.
 
+    ``check_finite``: as for :func:`npk`.
+
     Shape:
         ``(n1, *in_shape), (n2, *in_shape) -> {label: (n1, n2)}``.
     """
+    block_size = optional_block_size("block_size", block_size)
+    check_pair(x1, x2, check_finite)
     pm = path_model(model)
     parts = general.sub_architectures(pm.graph)
     kw = dict(ignore_bias=ignore_bias, block_size=block_size, progress=progress)

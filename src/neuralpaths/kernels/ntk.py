@@ -25,6 +25,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
+from ..checks import check_like, check_pair, optional_block_size
+from ..models.base import GatedModel
 from .gram import Factor, Term, tiled_kernel
 from .ntk_modules import check_eval, module_plan, module_terms
 from .ntk_structured import plan_for, structured_terms
@@ -120,6 +122,7 @@ def ntk(
     progress: bool | None = None,
     outputs: str = "full",
     params: str | Sequence[str] | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """Empirical NTK of ``model`` between ``x1`` and ``x2`` (default ``x2 = x1``).
 
@@ -143,6 +146,8 @@ def ntk(
             (``(1/k) Σ_k Θ_kk``): the reduced forms cost ``k²`` times less memory and are formed
             without the full kernel on the structured paths.
         progress: a progress bar over tiles: ``None`` shows it for jobs longer than 2 s.
+        check_finite: refuse inputs with NaN or infinity (one reduction per input); ``False``
+            skips the check.
 
     Shape:
         ``-> (n1, n2)`` for a scalar output, ``(n1, n2, k, k)`` for ``k`` outputs.
@@ -152,14 +157,16 @@ def ntk(
         raise ValueError(f"unknown ntk method {method!r}: use one of {METHODS}")
     if outputs not in OUTPUTS:
         raise ValueError(f"unknown outputs {outputs!r}: use one of {OUTPUTS}")
-    if hasattr(model, "check_input"):
-        model.check_input(x1)
+    block_size = optional_block_size("block_size", block_size)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"ntk: model must be a torch.nn.Module, got {type(model).__name__}")
+    check_pair(x1, x2, check_finite)
+    if isinstance(model, GatedModel):
+        model.check_input(x1, "x1")
         if x2 is not None:
-            model.check_input(x2)
+            model.check_input(x2, "x2")
     else:
         _check_plain(model, x1, x2)
-    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
-        raise ValueError(f"block_size must be a positive int (rows per tile), got {block_size!r}")
     plan = plan_for(model) if method != "reference" else None
     if plan is None and method != "reference":
         kernel = _module_ntk(model, x1, x2, params, block_size, progress, outputs)
@@ -222,16 +229,11 @@ def _tiled(
 def _check_plain(model: nn.Module, x1: Tensor, x2: Tensor | None) -> None:
     """Clear errors for inputs that do not fit a plain module's weights."""
     w = next(model.parameters(), None)
-    for x in (x1, x2):
-        if x is None:
-            continue
-        if not isinstance(x, Tensor):
-            raise TypeError(f"ntk: the input must be a torch.Tensor, got {type(x).__name__}")
-        if w is not None and x.dtype != w.dtype:
-            raise TypeError(
-                f"ntk: input dtype {x.dtype} does not match the model's {w.dtype}: "
-                f"use x.to({w.dtype}) or model.to({x.dtype})"
-            )
+    if w is None:
+        raise ValueError(f"ntk: {type(model).__name__} has no parameters, so it has no tangent kernel")
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x is not None:
+            check_like(name, x, w)
 
 
 def _module_ntk(
@@ -251,8 +253,12 @@ def _module_ntk(
     if layers is None:
         return None
     check_eval(model)
-    with torch.no_grad():
-        k = model(x1[:1]).reshape(1, -1).shape[1]
+    try:
+        with torch.no_grad():
+            k = model(x1[:1]).reshape(1, -1).shape[1]
+    except RuntimeError as e:  # a shape mismatch deep inside the module: say so in one line
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"ntk: the model could not run on x1 of shape {tuple(x1.shape)}: {first}") from None
     try:
         return _tiled(lambda xb: module_terms(model, layers, xb, k), x1, x2, k, block_size, progress, outputs)
     except LookupError:  # a layer ran twice: shared weights

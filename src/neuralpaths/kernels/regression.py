@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import check_finite, check_symmetric, positive_int, real
 from .estimator import KernelClassifier, KernelRegressor, cho_solve
 
 __all__ = [
@@ -57,11 +58,16 @@ def _as_tensor(a, name: str, like: Tensor | None = None) -> Tensor:
     return a
 
 
-def _check_square(k: Tensor, name: str = "K_train") -> None:
+def _check_square(k: Tensor, name: str = "K_train", *, symmetric: bool = False) -> None:
+    """A finite floating-point ``(n, n)`` kernel (symmetric if ``symmetric``: solvers that assume it
+    read one triangle only)."""
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
         raise ValueError(f"{name} must be a square (n, n) Gram matrix, got shape {tuple(k.shape)}")
     if not k.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got {k.dtype}")
+        raise TypeError(f"{name} must be floating point, got {k.dtype}: use {name}.double()")
+    check_finite(name, k)
+    if symmetric:
+        check_symmetric(name, k)
 
 
 def _check_targets(y: Tensor, n: int, name: str = "y") -> None:
@@ -80,7 +86,7 @@ def one_hot(
             f"labels must be a 1-D tensor of integer class indices, got shape {tuple(labels.shape)}"
         )
     labels = labels.long()
-    c = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+    c = int(labels.max()) + 1 if num_classes is None else positive_int("num_classes", num_classes)
     if len(labels) and (labels.min() < 0 or labels.max() >= c):
         raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
     out = torch.full((len(labels), c), off, dtype=dtype or torch.get_default_dtype(), device=labels.device)
@@ -125,12 +131,13 @@ def gd_predict(
         ``(n, n), (m, n), (n,[k])`` -> ``(m,[k])``; a sequence of ``T`` times -> ``(T, m,[k])``.
     """
     k = _as_tensor(K_train, "K_train")
-    _check_square(k)
+    _check_square(k, symmetric=True)
     n = len(k)
     kt = _as_tensor(K_test_train, "K_test_train", like=k)
     if kt.ndim != 2 or kt.shape[1] != n:
         raise ValueError(f"K_test_train must have shape (m, {n}), got {tuple(kt.shape)}")
-    y = _as_tensor(y, "y", like=k)
+    check_finite("K_test_train", kt)
+    y = check_finite("y", _as_tensor(y, "y", like=k))
     _check_targets(y, n)
     if (f0 is None) != (f0_test is None):
         raise ValueError("pass both f0 (initial outputs on the training inputs) and f0_test, or neither")
@@ -138,10 +145,10 @@ def gd_predict(
     r = y.reshape(n, -1)
     base = kt.new_zeros(len(kt), r.shape[1])
     if f0 is not None:
-        r = r - _as_tensor(f0, "f0", like=k).reshape(n, -1)
-        base = _as_tensor(f0_test, "f0_test", like=k).reshape(len(kt), -1)
-    if lr is not None and not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+        r = r - check_finite("f0", _as_tensor(f0, "f0", like=k)).reshape(n, -1)
+        base = check_finite("f0_test", _as_tensor(f0_test, "f0_test", like=k)).reshape(len(kt), -1)
+    if lr is not None:
+        lr = real("lr", lr, low=0.0, strict=True)
     scalar = isinstance(t, (int, float)) or (isinstance(t, Tensor) and t.ndim == 0)
     times = [float(t)] if scalar else [float(s) for s in t]
     if any(not s >= 0 for s in times):

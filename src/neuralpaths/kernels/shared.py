@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..checks import check_pair, optional_block_size
 from ..models.base import GatedModel
 from ..progress import progress_bar
 from .npk import npk
@@ -68,6 +69,7 @@ def shared_weight_npk(
     *,
     block_size: int | None = None,
     progress: bool | None = None,
+    check_finite: bool = True,
 ) -> Tensor:
     """``H̄(x, x')``: the sum of ``φ_x(p) φ_x'(p')`` over pairs of paths with the same weights.
 
@@ -75,21 +77,26 @@ def shared_weight_npk(
     flatten; for conv nets with global average pooling it sums the NPK over relative shifts.
 
     ``block_size``: rows of ``x1`` per block (``None``: as many as keep a block near 64 MiB);
-    ``progress``: a bar over blocks (``None``: for jobs longer than 2 s).
+    ``progress``: a bar over blocks (``None``: for jobs longer than 2 s); ``check_finite``: refuse
+    inputs with NaN or infinity (``False`` skips the check).
 
     Shape:
         ``(n1, *in_shape), (n2, *in_shape) -> (n1, n2)``.
     """
-    if block_size is not None and (not isinstance(block_size, int) or block_size < 1):
-        raise ValueError(f"block_size must be a positive int (rows per block), got {block_size!r}")
+    block_size = optional_block_size("block_size", block_size)
+    if not isinstance(model, GatedModel):
+        raise TypeError(
+            f"shared_weight_npk needs a library model (MLP, ConvNet, DGN, DLGN), got {type(model).__name__}"
+        )
+    check_pair(x1, x2, check_finite)
     arch = model.arch
     if model.has_value_bias:
         raise ValueError("shared_weight_npk: the value network has biases; build the model with bias=False")
     if not arch.is_conv:
-        return npk(model, x1, x2, block_size=block_size, progress=progress)
-    model.check_input(x1)
+        return npk(model, x1, x2, block_size=block_size, progress=progress, check_finite=False)
+    model.check_input(x1, "x1")
     if x2 is not None:
-        model.check_input(x2)
+        model.check_input(x2, "x2")
     g1 = model.gate_maps(x1)
     g2 = g1 if x2 is None else model.gate_maps(x2)
     h1 = model.value_input_for(x1)

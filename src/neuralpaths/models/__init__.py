@@ -6,7 +6,7 @@ from .base import GatedModel
 from .conv import ConvNet
 from .dgn import DGN, GATINGS, REGIMES
 from .dlgn import DLGN
-from .init import init_layers_
+from .init import SCHEMES, init_layers_
 from .mlp import MLP, ReLUNet
 from .module_dgn import ModuleDGN, reinitialise_
 from .resnet import resnet
@@ -18,6 +18,7 @@ __all__ = [
     "GATINGS",
     "MLP",
     "REGIMES",
+    "SCHEMES",
     "Arch",
     "ConvNet",
     "GatedModel",

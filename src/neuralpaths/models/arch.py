@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_like, check_tensor, int_tuple, positive_int
+
 POOLS = ("flatten", "gap")
 
 
@@ -41,9 +43,13 @@ class Arch:
     bias: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "in_shape", tuple(int(s) for s in self.in_shape))
-        object.__setattr__(self, "conv", tuple(int(c) for c in self.conv))
-        object.__setattr__(self, "dense", tuple(int(w) for w in self.dense))
+        object.__setattr__(self, "in_shape", int_tuple("in_shape", self.in_shape))
+        object.__setattr__(self, "conv", int_tuple("conv", self.conv))
+        object.__setattr__(self, "dense", int_tuple("widths", self.dense))
+        object.__setattr__(self, "out_dim", positive_int("out_dim", self.out_dim))
+        object.__setattr__(self, "kernel_size", positive_int("kernel_size", self.kernel_size))
+        if not isinstance(self.bias, bool):
+            raise TypeError(f"bias must be True or False, got {self.bias!r}")
         if self.conv and len(self.in_shape) != 3:
             raise ValueError(f"a conv net needs in_shape (C, H, W), got {self.in_shape}")
         if not self.conv and len(self.in_shape) != 1:
@@ -52,9 +58,6 @@ class Arch:
             raise ValueError(f"unknown pool {self.pool!r}: use one of {POOLS}")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {self.kernel_size}")
-        sizes = (*self.in_shape, *self.conv, *self.dense, self.out_dim)
-        if min(sizes) < 1:
-            raise ValueError(f"all sizes must be positive, got {self}")
         if not self.conv and not self.dense:
             raise ValueError("an architecture needs at least one hidden (gated) layer")
 
@@ -268,18 +271,21 @@ def layer_params(layers: Sequence[nn.Module]) -> tuple[list[Tensor], list[Tensor
     return [m.weight for m in layers], [m.bias for m in layers]
 
 
+def check_arch(arch: object) -> Arch:
+    """``arch`` if it is an :class:`Arch`."""
+    if not isinstance(arch, Arch):
+        raise TypeError(
+            f"arch must be a neuralpaths Arch (e.g. Arch.mlp(in_dim, widths)), got {type(arch).__name__}"
+        )
+    return arch
+
+
 def check_input(arch: Arch, x: Tensor, like: Tensor, what: str = "input") -> None:
     """Raise a clear error when ``x`` does not fit ``arch`` or differs in dtype/device from ``like``."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor(what, x)
     if x.ndim != 1 + len(arch.in_shape) or tuple(x.shape[1:]) != arch.in_shape:
         hint = " (flatten images with x.flatten(1))" if not arch.is_conv and x.ndim > 2 else ""
+        hint = " (a batch of one: x[None])" if tuple(x.shape) == arch.in_shape else hint
         want = ", ".join(map(str, arch.in_shape))
         raise ValueError(f"{what} has shape {tuple(x.shape)} but the model expects (n, {want}){hint}")
-    if x.dtype != like.dtype:
-        raise TypeError(
-            f"{what} dtype {x.dtype} does not match the model's {like.dtype}: "
-            f"use x.to({like.dtype}) or model.to({x.dtype})"
-        )
-    if x.device != like.device:
-        raise ValueError(f"{what} is on {x.device} but the model is on {like.device}: move one of them")
+    check_like(what, x, like)

@@ -42,8 +42,10 @@ class GatedModel(nn.Module):
         """What the value network is fed: ``x`` itself, or ones of ``x``'s shape."""
         return x if self.value_input == "x" else x.new_ones(x.shape)
 
-    def check_input(self, x: Tensor) -> None:
-        check_input(self.arch, x, self.value_layers[0].weight)
+    def check_input(self, x: Tensor, name: str = "input") -> None:
+        """A clear error when ``x`` (called ``name`` in it) does not fit the architecture or differs
+        in dtype/device from the weights."""
+        check_input(self.arch, x, self.value_layers[0].weight, name)
 
     @property
     def has_value_bias(self) -> bool:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..gate import Gate
-from .arch import Arch, chain_preactivations, gated_forward, layer_params, make_layers
+from .arch import Arch, chain_preactivations, check_arch, gated_forward, layer_params, make_layers
 from .base import VALUE_INPUTS, GatedModel
 from .init import init_layers_, make_generator
 from .mlp import ReLUNet
@@ -57,7 +57,8 @@ class DGN(GatedModel):
             layer's gates a linear function of the input, DLGN-SF; fully connected only).
         gate: ``"hard"``, ``"soft"`` (with ``beta``, ``eps``) or a :class:`Gate`.
         value_input: ``"x"`` or ``"ones"`` (the value network is fed the all-ones input).
-        init, seed: initialisation scheme (see :mod:`neuralpaths.models.init`) and seed.
+        init: initialisation scheme (see :mod:`neuralpaths.models.init`).
+        seed: seed of the initialisation.
         gating_bias: biases in the gating network (default: ``arch.bias``, which also sets the value
             network's). Gating biases move the gates' hyperplanes off the origin without adding
             bias paths to the value network.
@@ -80,6 +81,9 @@ class DGN(GatedModel):
         gating_bias: bool | None = None,
     ):
         super().__init__()
+        check_arch(arch)
+        if gating_bias is not None and not isinstance(gating_bias, bool):
+            raise TypeError(f"gating_bias must be True, False or None (as arch.bias), got {gating_bias!r}")
         if gating not in GATINGS:
             raise ValueError(f"unknown gating network {gating!r}: use one of {GATINGS}")
         if gating == "shallow" and arch.is_conv:
@@ -105,7 +109,7 @@ class DGN(GatedModel):
 
     @property
     def gating_mode(self) -> str:
-        """Deprecated name of :attr:`gating_kind` (``.gating`` is the gating *network*)."""
+        """Deprecated name of ``gating_kind`` (``.gating`` is the gating *network*)."""
         warnings.warn("DGN.gating_mode is deprecated: use DGN.gating_kind", DeprecationWarning, stacklevel=2)
         return self.gating_kind
 

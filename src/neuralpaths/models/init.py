@@ -15,6 +15,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from ..checks import positive_int, real
+
 SCHEMES = ("torch", "glorot", "he", "pm")
 
 
@@ -22,7 +24,8 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator | None
     """``None`` -> use the global RNG; an int -> a fresh seeded CPU generator."""
     if seed is None or isinstance(seed, torch.Generator):
         return seed
-    return torch.Generator().manual_seed(int(seed))
+    seed = positive_int("seed (an int, a torch.Generator or None)", seed, minimum=0)
+    return torch.Generator().manual_seed(seed)
 
 
 def _fan_in(w: torch.Tensor) -> int:
@@ -44,6 +47,8 @@ def init_layers_(
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown init scheme {scheme!r}: use one of {SCHEMES}")
+    if sigma is not None:
+        real("sigma", sigma, low=0.0, strict=True)
     for m in layers:
         w = m.weight
         cpu = torch.empty(w.shape, dtype=torch.float64)

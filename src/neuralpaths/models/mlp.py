@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..gate import hard_gate
-from .arch import Arch, chain_preactivations, layer_params, make_layers, relu_forward
+from .arch import Arch, chain_preactivations, check_arch, layer_params, make_layers, relu_forward
 from .base import GatedModel
 from .init import init_layers_, make_generator
 
@@ -22,7 +22,7 @@ class ReLUNet(GatedModel):
 
     def __init__(self, arch: Arch, *, init: str = "torch", seed: int | torch.Generator | None = None):
         super().__init__()
-        self.arch = arch
+        self.arch = check_arch(arch)
         self.layers = make_layers(arch)
         init_layers_(self.layers, init, generator=make_generator(seed))
 

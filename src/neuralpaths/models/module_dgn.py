@@ -63,7 +63,7 @@ def reinitialise_(
 class ModuleDGN(nn.Module):
     """A DGN whose gating and value networks are copies of one module (see the module docstring).
 
-    Build it with :meth:`neuralpaths.DGN.from_module`. Attributes ``value`` and ``gating`` are the two
+    Build it with :meth:`neuralpaths.models.DGN.from_module`. Attributes ``value`` and ``gating`` are the two
     networks (the same module when ``tied``); ``gate`` the gate setting; ``regime`` its name.
     """
 

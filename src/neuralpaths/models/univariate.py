@@ -51,6 +51,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..checks import positive_int, real
 from .init import make_generator
 
 INITS = ("scale", "ntk", "mean-field")
@@ -141,8 +142,14 @@ class Univariate(nn.Module):
             raise ValueError(f"unknown init {init!r}: use one of {INITS}")
         if knots not in KNOTS:
             raise ValueError(f"unknown knots {knots!r}: use one of {KNOTS}")
-        if not isinstance(width, int) or width < 1 or (symmetric and width % 2):
-            raise ValueError(f"width must be a positive{' even' if symmetric else ''} int, got {width!r}")
+        width = positive_int("width", width)
+        if symmetric and width % 2:
+            raise ValueError(f"width must be a positive even int (symmetric=True), got {width!r}")
+        scale, gain = real("scale", scale, low=0.0, strict=True), real("gain", gain, low=0.0, strict=True)
+        margin = real("margin", margin, low=0.0)
+        if not isinstance(interval, tuple | list) or len(interval) != 2:
+            raise ValueError(f"interval must be a pair (lo, hi), got {interval!r}")
+        interval = (real("interval[0]", interval[0]), real("interval[1]", interval[1]))
         if not (scale > 0 and gain > 0 and margin >= 0 and interval[0] < interval[1]):
             raise ValueError(
                 f"need scale > 0, gain > 0, margin >= 0 and interval lo < hi; got scale={scale}, "

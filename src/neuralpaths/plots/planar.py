@@ -1,7 +1,7 @@
 """Axes-level helpers for pictures of 2-D inputs: the window, a grid over it, data by class, lines.
 
-The figure-level pictures (:mod:`.halfspace`) are built from these; experiments use them to draw
-their own panels in the same style. The window is ``lim = ((x0, x1), (y0, y1))``.
+The figure-level pictures (:mod:`neuralpaths.plots.halfspace`) are built from these; experiments use
+them to draw their own panels in the same style. The window is ``lim = ((x0, x1), (y0, y1))``.
 
 Shape:
     data ``X: (n, 2)``, labels ``y: (n,)``; grid values ``(resolution, resolution, ...)``, rows = y.

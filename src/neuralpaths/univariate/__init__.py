@@ -8,9 +8,10 @@ it interpolates them; which interpolant it reaches depends on the regime:
   minimum-``‖c‖`` interpolant (:func:`min_norm_interpolant`). Since ``c_i² = mu_i² / w_i`` with the
   unit's weight ``w_i = M² a_i²``, ``‖c‖² = Σ_i mu_i² / w_i`` (:func:`knot_curvature`), whose continuum
   limit is the curvature functional ``∫ f''(x)² / rho(x) dx`` (:func:`curvature`) with ``rho`` the
-  knot density weighted by ``w`` (:meth:`Univariate.knot_density`). For a uniform ``rho`` its
-  minimiser is the natural cubic spline (with an unpenalised linear term ``alpha x + beta``; without
-  it the linear part is paid for by knots at the edges of ``rho``'s support).
+  knot density weighted by ``w`` (:meth:`neuralpaths.models.Univariate.knot_density`). For a
+  uniform ``rho`` its minimiser is the natural cubic spline (with an unpenalised linear term
+  ``alpha x + beta``; without it the linear part is paid for by knots at the edges of ``rho``'s
+  support).
 - **adaptive**: knots move to the samples and ``f`` approaches the linear interpolant.
 
 Gradient descent (:func:`train_univariate`) uses hand-written gradients (checked against autograd

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..checks import positive_int, real
 from ..models.univariate import Univariate
 from ..progress import progress_bar
 from .splines import _np
@@ -134,6 +135,11 @@ def train_univariate(
     """
     if train not in ("all", "output"):
         raise ValueError(f"train must be 'all' or 'output', got {train!r}")
+    steps, lr_every = positive_int("steps", steps, minimum=0), positive_int("lr_every", lr_every)
+    checkpoints = positive_int("checkpoints", checkpoints)
+    tol, lr_factor = real("tol", tol, low=0.0), real("lr_factor", lr_factor, low=0.0, strict=True)
+    if lr is not None:
+        lr = real("lr", lr, low=0.0, strict=True)
     if model.a.device.type != "cpu":
         raise ValueError("train_univariate runs on the CPU: call model.cpu() first")
     # numpy views of the parameters: updating them in place updates the model
@@ -144,6 +150,11 @@ def train_univariate(
     }
     x = _np(model.flat_input(torch.as_tensor(x))).astype(params["a"].dtype)
     y = _np(y).astype(params["a"].dtype)
+    if y.shape != x.shape:
+        raise ValueError(f"y must hold one target per sample, shape {x.shape}, got {y.shape}")
+    for name, a in (("x", x), ("y", y)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinity: clean the data first")
     log_at = set(np.geomspace(1, max(steps, 1), 200).astype(int).tolist())
     ckpt_at = set(np.geomspace(1, max(steps, 1), max(checkpoints, 1)).astype(int).tolist())
     rec: dict[str, list] = {"loss_steps": [], "losses": [], "ckpt": [], "knots": [], "slopes": []}

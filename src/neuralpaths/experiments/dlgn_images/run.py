@@ -43,7 +43,7 @@ class Config:
     cifar_lr: float = 1e-3
     train_eval_size: int = 2000  # training points evaluated each epoch for the train accuracy
     threads: int = 1  # torch threads while running; 0 leaves torch's setting
-    device: str = "auto"  # "auto": CUDA if available, else CPU; or "cpu", "cuda", "cuda:1", ...
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
 
 
 def _check(cfg: Config) -> None:

@@ -9,7 +9,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from neuralpaths.io import save_figure
-from neuralpaths.plots import plot_attraction_by_node, plot_distance_histogram
+from neuralpaths.plots import (
+    bars_from_zero,
+    integer_ticks,
+    label_error_bars,
+    mean_std,
+    plot_attraction_by_node,
+    plot_distance_histogram,
+    preset_label,
+)
+from neuralpaths.report import compare
 
 LABELS = {"dlgn": "DLGN", "dlgn-sf": "DLGN-SF", "relu": "ReLU"}
 # ICLR 2025 DLGN paper, Table 2: test % on COB-ODT (depth-4 trees), by input dimension d.
@@ -90,14 +99,17 @@ def summary(results: dict) -> str:
             f"{LABELS[k]} {v['test_acc']:.2f}% (paper {PAPER[k].get(int(d), float('nan')):.1f})"
             for k, v in m.items()
         )
-        lines.append(f"**d = {d}** ({run_d['data']}). Test accuracy at the best-validation epoch: {accs}.")
+        lines.append(
+            f"**d = {d}** ({run_d['data']}). Test accuracy at the best-validation epoch of this "
+            f"{results.get('preset', 'unknown')}-preset run, with ICLR 2025 Table 2 in brackets: {accs}."
+        )
         if "dlgn" in m and "relu" in m:
             p, q = m["dlgn"]["test_acc"] / 100, m["relu"]["test_acc"] / 100
             se = 100 * np.sqrt((p * (1 - p) + q * (1 - q)) / run_d["n_test"])
-            verdict = "beats" if p > q else "does NOT beat"
             lines.append(
-                f"The DLGN {verdict} the matched ReLU net: {100 * (p - q):+.2f} points (one seed; the "
-                f"sampling error of this difference on {run_d['n_test']} test points alone is ± {se:.2f})."
+                compare("The DLGN", "the matched ReLU net", 100 * (p - q))
+                + f" (one seed; the sampling error of this difference on {run_d['n_test']} test points "
+                f"alone is ± {se:.2f})."
             )
         for k, a in run_d["attraction"].items():
             if k == "relu":
@@ -127,21 +139,20 @@ def plot(results: dict, out: Path) -> list[Path]:
     xs = np.arange(len(rows))
     ours = [m["test_acc"] for _, _, m, _ in rows]
     ref = [PAPER[n].get(d, np.nan) for d, n, _, _ in rows]
-    ax.bar(xs - 0.2, ours, 0.4, label="ours (best-validation epoch)")
+    ax.bar(xs - 0.2, ours, 0.4, label=f"this run ({preset_label(out)}), best-validation epoch")
     ax.bar(xs + 0.2, ref, 0.4, label="ICLR 2025 Table 2")
     for x, v, p in zip(xs, ours, ref):
         ax.text(x - 0.2, v + 0.3, f"{v:.1f}", ha="center", fontsize=7)
         if np.isfinite(p):
             ax.text(x + 0.2, p + 0.3, f"{p:.1f}", ha="center", fontsize=7)
-    lo = np.nanmin([*ours, *ref])
     ax.set(
         xticks=xs,
         xticklabels=[f"{LABELS[n]}\nd={d}" for d, n, _, _ in rows],
         ylabel="test accuracy (%)",
-        ylim=(max(0.0, lo - 8), 101),
-        title="COB-ODT (depth-4 trees): test accuracy, ours vs the paper",
+        title=f"COB-ODT (depth-4 trees): test accuracy, this run ({preset_label(out)}) vs the paper",
     )
-    ax.legend(fontsize=8, loc="lower right")
+    bars_from_zero(ax, [*ours, *ref], top=112)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
     paths.append(save_figure(fig, figs / "accuracy_vs_paper.png"))
 
     for d, run_d in results["runs"].items():
@@ -155,9 +166,9 @@ def plot(results: dict, out: Path) -> list[Path]:
         ax.set(
             xlabel="epoch",
             ylabel="accuracy (%)",
-            ylim=(50, 100),
             title=f"d = {d}: test (solid), validation (dashed), best-validation epoch (dotted)",
         )
+        integer_ticks(ax)
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
         paths.append(save_figure(fig, figs / f"accuracy_curves_d{d}.png"))
@@ -175,3 +186,24 @@ def plot(results: dict, out: Path) -> list[Path]:
             fig = plot_attraction_by_node(a["rows"], title=title, radius=results["radii"][0])
             paths.append(save_figure(fig, figs / f"attraction_nodes_{name}_d{d}.png"))
     return paths
+
+
+def plot_seeds(per_seed: dict[int, dict], out: Path) -> list[Path]:
+    """Test accuracy per (d, model), mean ± std over seeds, beside the paper's Table 2."""
+    runs = [list(each_run(r)) for r in per_seed.values()]
+    keys = [(d, n) for d, n, _, _ in runs[0]]
+    acc = [[m["test_acc"] for _, _, m, _ in run] for run in runs]
+    mean, std = mean_std(acc)
+    ref = [PAPER[n].get(d, np.nan) for d, n in keys]
+    xs = np.arange(len(keys))
+    fig = Figure(figsize=(max(6.0, 1.6 * len(keys) + 1.5), 4.2), layout="constrained")
+    ax = fig.subplots()
+    label = f"this run ({preset_label(out)}), mean ± std over {len(runs)} seeds"
+    ax.bar(xs - 0.2, mean, 0.4, yerr=std, capsize=3, label=label)
+    label_error_bars(ax, xs - 0.2, mean, std)
+    ax.bar(xs + 0.2, ref, 0.4, label="ICLR 2025 Table 2")
+    ax.set(xticks=xs, xticklabels=[f"{LABELS[n]}\nd={d}" for d, n in keys], ylabel="test accuracy (%)")
+    ax.set_title("COB-ODT (depth-4 trees): test accuracy at the best-validation epoch")
+    bars_from_zero(ax, [*(mean + std), *ref], top=112)
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
+    return [save_figure(fig, out / "figures" / "accuracy_vs_paper_seeds.png")]

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuralpaths.data import Splits
-from neuralpaths.data.odt import ObliqueTree, cob_odt
+from neuralpaths.data import ObliqueTree, Splits, cob_odt
 from neuralpaths.errors import ConfigError
 from neuralpaths.geometry import DEFAULT_RADII, Hyperplanes, attraction_rows, gating_hyperplanes
 from neuralpaths.models import DLGN, MLP
@@ -25,6 +24,7 @@ class Config:
     """Per-dimension settings are tuples over ``dims`` (a 1-tuple applies to every ``d``)."""
 
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
     data_seed: int = 365  # the paper's Table 7 seed (our generator draws a different tree from it)
     dims: tuple[int, ...] = (20,)
     n_points: tuple[int, ...] = (40000,)  # before the 50/25/25 split (paper: 40k / 60k / 100k)

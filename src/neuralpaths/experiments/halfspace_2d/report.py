@@ -17,21 +17,28 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from neuralpaths.geometry import Hyperplanes
+from neuralpaths.geometry import Hyperplanes, nearest_gating_distance
 from neuralpaths.io import save_figure
 from neuralpaths.plots import (
+    draw_hyperplanes,
+    extent,
+    integer_ticks,
     plot_decision_function,
     plot_gating_hyperplanes,
     plot_linear_regions,
     plot_path_regions,
     render_frames,
     save_gif,
+    scatter_classes,
+    seed_curve,
+    setup_axes,
     window,
 )
-from neuralpaths.plots.planar import draw_hyperplanes, extent, scatter_classes, setup_axes
 
 LABELS = {"dlgn": "DLGN", "relu": "ReLU"}
 LAYER_COLORS = ("tab:purple", "tab:green", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
+ONTO = 0.1  # median target-to-gating distance (hyperplane_distance) that counts as "on" the targets
+GOOD_ACC = 90.0  # test accuracy (%) the DLGN needs before its gating lines are said to have found them
 
 
 def pack_grid(values: np.ndarray | torch.Tensor, dtype: str = "float16") -> dict:
@@ -93,10 +100,42 @@ def _montage(name: str, ds: dict, lim, X, y, targets) -> Figure:
             title = f"{LABELS[kind]}, epoch {snap['epoch']}\ntest {snap['test_acc']:.1f}%"
             handles = _panel(axes[row, i], lim, snap, X, y, targets, title)
         axes[row, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
-    fig.suptitle(
-        f"{name}: the DLGN's gating lines (coloured by layer) move onto the target's discontinuities"
-    )
+    fig.suptitle(montage_title(name, ds, targets))
     return fig
+
+
+def median_distance(snap: dict, targets: Hyperplanes) -> float | None:
+    """Median over the target lines of the distance to the nearest gating line of a DLGN snapshot
+    (None without gating lines)."""
+    gating = [Hyperplanes.from_dict(h) for h in snap.get("gating", [])]
+    if not gating:
+        return None
+    return float(nearest_gating_distance(targets, gating).median())
+
+
+def montage_title(name: str, ds: dict, targets: Hyperplanes | None) -> str:
+    """The training montage's title, from what the run measured: the median distance of the target
+    lines to the DLGN's nearest gating line at the first and last frame, and the DLGN's test accuracy
+    there. "moved onto the target's discontinuities" only when the last frame is within ``ONTO`` and
+    the DLGN reaches ``GOOD_ACC``; otherwise the numbers with a plain verb."""
+    frames = ds["models"]["dlgn"]["frames"]
+    head = f"{name}: the DLGN's gating lines (coloured by layer)"
+    d = [median_distance(f, targets) for f in (frames[0], frames[-1])] if targets is not None else [None]
+    if None in d:
+        return f"{head} while training"
+    (d0, d1), acc = d, frames[-1]["test_acc"]
+    if d1 <= ONTO and d1 < d0 and acc >= GOOD_ACC:
+        verb = "moved onto the target's discontinuities"
+    elif d1 < 0.9 * d0:
+        verb = "moved toward the target's lines"
+    elif d1 > 1.1 * d0:
+        verb = "moved away from the target's lines"
+    else:
+        verb = "stayed about as far from the target's lines"
+    return (
+        f"{head} {verb}\nmedian distance of a target line to the nearest gating line {d0:.3f} "
+        f"(epoch {frames[0]['epoch']}) → {d1:.3f} (epoch {frames[-1]['epoch']}, DLGN test {acc:.1f}%)"
+    )
 
 
 def _curves(results: dict) -> Figure:
@@ -114,6 +153,7 @@ def _curves(results: dict) -> Figure:
                 label=f"{LABELS[kind]} train",
             )
         ax.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{name}: accuracy during training")
+        integer_ticks(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     return fig
@@ -132,7 +172,12 @@ def plot(results: dict, out: Path) -> list[Path]:
         paths.append(save_gif(figs / f"{name}_training.gif", frames, duration_ms=900, dpi=80))
         gating = [Hyperplanes.from_dict(h) for h in dlgn["final"]["gating"]]
         fig = plot_gating_hyperplanes(
-            gating, X, y, targets=targets, lim=lim, title=f"{name}: trained DLGN's gating lines per layer"
+            gating,
+            X,
+            y,
+            targets=targets,
+            lim=lim,
+            title=f"{name}: the DLGN's gating lines per layer, last epoch",
         )
         paths.append(save_figure(fig, figs / f"{name}_dlgn_gates.png"))
         if dlgn.get("paths"):
@@ -158,7 +203,7 @@ def plot(results: dict, out: Path) -> list[Path]:
                 gating=Hyperplanes.cat(gating) if kind == "dlgn" else None,
                 targets=targets,
                 resolution=len(score),
-                title=f"{name}: trained {LABELS[kind]} (test {m['test_acc']:.1f}%)",
+                title=f"{name}: {LABELS[kind]} at the last epoch (test {m['final_test_acc']:.1f}%)",
             )
             paths.append(save_figure(fig, figs / f"{name}_{kind}_decision.png"))
             what = "cells of the gating arrangement" if kind == "dlgn" else "linear regions"
@@ -169,7 +214,7 @@ def plot(results: dict, out: Path) -> list[Path]:
                 y,
                 lim=lim,
                 resolution=len(regions),
-                title=f"{name}: trained {LABELS[kind]}, {what}",
+                title=f"{name}: {LABELS[kind]} at the last epoch, {what}",
             )
             paths.append(save_figure(fig, figs / f"{name}_{kind}_regions.png"))
     paths.append(save_figure(_curves(results), figs / "accuracy_curves.png"))
@@ -217,3 +262,21 @@ def summary(results: dict) -> str:
             "linear regions of the ReLU net."
         )
     return "\n\n".join(lines)
+
+
+def plot_seeds(per_seed: dict[int, dict], out: Path) -> list[Path]:
+    """Test accuracy during training per data set and model, mean ± std over seeds."""
+    runs = list(per_seed.values())
+    names = list(runs[0]["datasets"])
+    fig = Figure(figsize=(5.0 * len(names), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(names)))
+    for ax, name in zip(axes, names):
+        for kind in runs[0]["datasets"][name]["models"]:
+            models = [r["datasets"][name]["models"][kind] for r in runs]
+            curves = [m["test_curve"] for m in models]
+            seed_curve(ax, models[0]["curve_epochs"], curves, marker="", label=f"{LABELS[kind]} test")
+        ax.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"{name}: mean ± std over {len(runs)} seeds")
+        integer_ticks(ax)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    return [save_figure(fig, out / "figures" / "accuracy_curves_seeds.png")]

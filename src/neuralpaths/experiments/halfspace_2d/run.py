@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neuralpaths.data import Splits
-from neuralpaths.data.toy2d import TOY2D, make_toy2d, toy2d_boundaries
+from neuralpaths.data import TOY2D, Splits, make_toy2d, toy2d_boundaries
 from neuralpaths.errors import ConfigError
 from neuralpaths.geometry import (
     gating_hyperplanes,
@@ -32,6 +31,7 @@ MODELS = ("dlgn", "relu")
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
     datasets: tuple[str, ...] = ("tree", "checkerboard")
     n_points: int = 3000  # split 60/20/20 into train / validation / test
     noise: float = 0.0

@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import preset_label, seed_curve
+from neuralpaths.report import gap_phrase
 
 # line style per kernel: NPKs solid, NTKs dashed; trained kernels red / orange, random ones blue / green
 STYLE = {
@@ -89,20 +91,26 @@ def summary(results: dict) -> str:
             ks["npk-trained"]["n"][str(s)]["test_acc"] - ks["npk-random"]["n"][str(s)]["test_acc"]
             for s in sizes
         ]
-        verdict = "beat" if min(gaps) > 0 else "do NOT beat"
+        wins = sum(g > 0 for g in gaps)
+        verdict = (
+            "beat random gates at every n"
+            if wins == len(gaps)
+            else "trail random gates at every n"
+            if wins == 0
+            else f"beat random gates at {wins} of {len(gaps)} training-set sizes"
+        )
         lines.append(
-            f"Trained gates {verdict} random gates at every n: the NPK of trained gates is "
-            + ", ".join(f"{g:+.2f}" for g in gaps)
-            + f" points above the NPK of random gates (n = {', '.join(map(str, sizes))})."
+            f"Trained gates {verdict}: the NPK of trained gates is "
+            + ", ".join(f"{gap_phrase(g)} (n = {s})" for g, s in zip(gaps, sizes))
+            + " the NPK of random gates."
         )
     base = [k for k in ("ntk-init", "ntk-inf", "ntk-inf-ntkparam", "npk-limit") if k in at]
     if "npk-trained" in at and base:
         best = max(base, key=lambda k: at[k])
         gap = at["npk-trained"] - at[best]
         lines.append(
-            f"At n = {n} the NPK of trained gates is {gap:+.2f} points "
-            f"{'above' if gap > 0 else 'below'} the best kernel of a random or infinite-width net "
-            f"({ks[best]['label']}, {at[best]:.2f}%)."
+            f"At n = {n} the NPK of trained gates is {gap_phrase(gap)} the best kernel of a random or "
+            f"infinite-width net ({ks[best]['label']}, {at[best]:.2f}%)."
         )
     if "npk-trained" in at and "ntk-trained" in at:
         d = at["ntk-trained"] - at["npk-trained"]
@@ -111,9 +119,7 @@ def summary(results: dict) -> str:
             a = results["alignment"]
             i, j = a["names"].index("npk-trained"), a["names"].index("ntk-trained")
             extra = f"; their centred alignment on {a['points']} points is {a['matrix'][i][j]:.3f}"
-        lines.append(
-            f"The empirical NTK of the trained net is {d:+.2f} points from the trained-gate NPK{extra}."
-        )
+        lines.append(f"The empirical NTK of the trained net is {gap_phrase(d)} the trained-gate NPK{extra}.")
     return "\n\n".join(lines)
 
 
@@ -194,3 +200,31 @@ def plot(results: dict, out: Path) -> list[Path]:
         fig.colorbar(im, ax=a2, shrink=0.8)
     paths.append(save_figure(fig, figs / "alignment.png"))
     return paths
+
+
+def plot_seeds(per_seed: dict[int, dict], out: Path) -> list[Path]:
+    """Test accuracy of every kernel against the training-set size, mean ± std over seeds."""
+    runs = list(per_seed.values())
+    first = runs[0]
+    sizes = first["train_sizes"]
+    fig = Figure(figsize=(8.5, 5.6), layout="constrained")
+    ax = fig.subplots()
+    for name in first["kernels"]:
+        color, ls, marker = STYLE.get(name, ("k", "-", "o"))
+        curves = [_acc(r, name) for r in runs]
+        seed_curve(
+            ax, sizes, curves, color=color, ls=ls, marker=marker, label=first["kernels"][name]["label"]
+        )
+    nets = [r["net"]["test_acc"] for r in runs]
+    ax.axhline(float(np.mean(nets)), color="k", ls=":", lw=1.5, label="the trained net itself (mean)")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set(
+        xlabel="training points n",
+        ylabel="test accuracy (%)",
+        title=f"Kernel regression on MNIST: mean ± std over {len(runs)} seeds ({preset_label(out)})",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    return [save_figure(fig, out / "figures" / "accuracy_vs_n_seeds.png")]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from neuralpaths.data import Splits, load_dataset
+from neuralpaths.data import Splits, load_dataset, nested_order
 from neuralpaths.errors import ConfigError
 from neuralpaths.io import atomic_torch_save, load_checkpoint
 from neuralpaths.kernels import (
@@ -39,11 +39,10 @@ from neuralpaths.kernels import (
     relu_ntk,
     target_alignment,
 )
-from neuralpaths.models import Arch, ReLUNet
-from neuralpaths.models.init import SCHEMES
+from neuralpaths.models import SCHEMES, Arch, ReLUNet
 from neuralpaths.progress import progress_bar
 
-from ..common import cached, train, train_config
+from ..common import cached, resolve_device, train, train_config
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -105,6 +104,7 @@ def regress(
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): training and kernels
     widths: tuple[int, ...] = (128, 128, 128, 128, 128)  # the NPF paper's FC 5x128, no biases
     init: str = "he"  # N(0, 2/fan_in): the net's expected NTK at init is ntk-inf (glorot: not exactly)
     optimizer: str = "adam"
@@ -141,22 +141,6 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"init must be one of {SCHEMES}, got {cfg.init!r}")
     if cfg.n_test < 1 or cfg.n_net < 0:
         raise ConfigError(f"n_test must be >= 1 and n_net >= 0 (0: all), got {cfg.n_test} and {cfg.n_net}")
-
-
-def nested_order(labels: np.ndarray, seed: int) -> np.ndarray:
-    """A seeded order of all indices whose every prefix is class-balanced (classes take turns, round
-    robin, in a random order of the examples): the first ``n`` are the training set of size ``n``.
-
-    Shape:
-        ``labels: (N,)`` -> ``(N,)`` indices.
-    """
-    order = np.random.default_rng((seed, 7)).permutation(len(labels))
-    classes, inverse = np.unique(labels[order], return_inverse=True)
-    rank = np.empty(len(labels), dtype=np.int64)  # rank within its class, in the random order
-    for c in range(len(classes)):
-        where = np.flatnonzero(inverse == c)
-        rank[where] = np.arange(len(where))
-    return order[np.argsort(rank * len(classes) + inverse, kind="stable")]
 
 
 def _data(cfg: Config) -> tuple[Splits, np.ndarray]:
@@ -219,8 +203,13 @@ def run_kernel(name: str, cfg: Config, nets: dict, data: Splits, order: np.ndarr
     once, for the largest size not done yet, and sliced for the smaller ones."""
     ck = out / "checkpoints"
     dtype = DTYPES[cfg.gram_dtype]
-    model = copy.deepcopy(nets["trained" if name in TRAINED else "init"]).to(dtype)
-    f = kernel_fn(name)
+    dev = resolve_device(cfg.device)
+    model = copy.deepcopy(nets["trained" if name in TRAINED else "init"]).to(dtype).to(dev)
+    kernel = kernel_fn(name)
+
+    def f(m: ReLUNet, a: Tensor, b: Tensor | None) -> Tensor:  # on the run's device, back on the CPU
+        return kernel(m, a.to(dev), None if b is None else b.to(dev)).cpu()
+
     sizes = sorted(cfg.train_sizes)
     idx = torch.from_numpy(order[: max(*sizes, cfg.align_points)])  # the kernel order
     x, y, x_test = data.x_train[idx], data.y_train[idx], data.x_test.to(dtype)

@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import bars_from_zero, integer_ticks, label_error_bars, preset_label, seed_curve
+from neuralpaths.report import compare
 
 from .models import format_count
 
@@ -111,7 +113,10 @@ def summary(results: dict) -> str:
     )
     ref = reference(results)
     if ref:
-        lines.append(f"Reference row: the official NPF table, {ref[0]} (best test epoch, 5 runs).")
+        lines.append(
+            f"Reference row: the official NPF table, {ref[0]} (best test epoch, 5 runs); this run used "
+            f"the {results.get('preset', 'unknown')} preset."
+        )
     else:
         s = results.get("setup", {})
         lines.append(
@@ -122,10 +127,11 @@ def summary(results: dict) -> str:
     learned = [r[k] for k in ("relu", "flnpf", "dlnpf") if k in r]
     if frozen and learned:
         gap = min(learned) - max(frozen)
-        verdict = "holds" if gap > 0 else "does NOT hold"
+        verdict = "holds" if gap > 0 else "does not hold"
         lines.append(
-            f"Expected ordering (frozen random gates below learned gates) {verdict}: the worst "
-            f"learned-gate regime beats the best random-gate regime by {gap:+.2f} points."
+            f"Expected ordering (frozen random gates below learned gates) {verdict}: "
+            + compare("the worst learned-gate regime", "the best random-gate regime", gap)
+            + "."
         )
     if "gates" in results:
         g = results["gates"]["models"]
@@ -158,6 +164,7 @@ def plot(results: dict, out: Path) -> list[Path]:
         ylabel="accuracy (%)",
         title="Test (solid) and validation (dashed) accuracy per regime" + _arch_title(results),
     )
+    integer_ticks(ax)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     paths.append(save_figure(fig, figs / "accuracy_curves.png"))
@@ -175,19 +182,15 @@ def plot(results: dict, out: Path) -> list[Path]:
         ax.bar(xs, best, 0.27, label="ours, best test epoch")
         means, stds = [v[0] for v in vals], [v[1] for v in vals]
         ax.bar(xs + 0.27, means, 0.27, yerr=stds, label="paper (best test, 5 runs)")
-        lo = min(min(ours), min(best), np.nanmin(means)) - 1.0
-        title = f"Accuracy per regime, ours vs the official NPF table ({ref[0]})"
+        top = max(*ours, *best, *(np.nan_to_num(np.add(means, stds))))
+        title = f"Accuracy per regime, this run ({preset_label(out)}) vs the official NPF table ({ref[0]})"
     else:
         ax.bar(xs - 0.2, ours, 0.4, label="ours, best-val epoch")
         ax.bar(xs + 0.2, best, 0.4, label="ours, best test epoch")
-        lo = min(min(ours), min(best)) - 1.0
+        top = max(*ours, *best)
         title = "Accuracy per regime" + _arch_title(results) + " (no reference row in the NPF table)"
-    ax.set(
-        xticks=xs,
-        xticklabels=[LABELS[n] for n in names],
-        ylabel="test accuracy (%)",
-        ylim=(max(0.0, lo), 100),
-    )
+    ax.set(xticks=xs, xticklabels=[LABELS[n] for n in names], ylabel="test accuracy (%)")
+    bars_from_zero(ax, [top], top=max(100.0, top) * 1.05)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     paths.append(save_figure(fig, figs / "accuracy_vs_paper.png"))
@@ -215,3 +218,33 @@ def plot(results: dict, out: Path) -> list[Path]:
         )
         paths.append(save_figure(fig, figs / "npk_init_vs_trained.png"))
     return paths
+
+
+def plot_seeds(per_seed: dict[int, dict], out: Path) -> list[Path]:
+    """Test accuracy per epoch of each regime and at the best-validation epoch, mean ± std over
+    seeds, beside the official table's row if the run matches one."""
+    runs = list(per_seed.values())
+    names = list(runs[0]["regimes"])
+    fig = Figure(figsize=(12, 4.4), layout="constrained")
+    ax, bx = fig.subplots(1, 2)
+    for name in names:
+        curves = [r["regimes"][name]["test_curve"] for r in runs]
+        seed_curve(ax, np.arange(1, min(map(len, curves)) + 1), curves, label=LABELS[name])
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy per epoch" + _arch_title(runs[0]))
+    integer_ticks(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    xs = np.arange(len(names))
+    acc = np.array([[r["regimes"][n]["test_acc"] for n in names] for r in runs])
+    mean, std = acc.mean(0), acc.std(0, ddof=1) if len(acc) > 1 else np.zeros(len(names))
+    bx.bar(xs - 0.2, mean, 0.4, yerr=std, capsize=3, label=f"this run, {len(runs)} seeds, best-val")
+    label_error_bars(bx, xs - 0.2, mean, std)
+    ref = reference(runs[0])
+    if ref:
+        vals = [ref[1].get(n, (np.nan, 0.0)) for n in names]
+        bx.bar(xs + 0.2, [v[0] for v in vals], 0.4, yerr=[v[1] for v in vals], label="paper (5 runs)")
+    bx.set(xticks=xs, xticklabels=[LABELS[n] for n in names], ylabel="test accuracy (%)")
+    bars_from_zero(bx, [100.0], top=110)
+    bx.legend(fontsize=8, loc="upper center", ncol=2)
+    fig.suptitle(f"mean ± std over {len(runs)} seeds ({preset_label(out)})")
+    return [save_figure(fig, out / "figures" / "accuracy_seeds.png")]

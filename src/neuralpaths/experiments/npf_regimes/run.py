@@ -22,6 +22,7 @@ from .report import LABELS
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
     dataset: str = "mnist"  # "mnist", "fashion-mnist", "cifar10" (with data_dir), "digits"
     data_dir: str = ""  # folder of the data set files (CIFAR-10: cifar-10-batches-py)
     arch: str = "fc"  # "fc" (widths), "vconv" / "gconv" (channels, dense), "resnet" (channels, blocks)
@@ -91,8 +92,10 @@ def _gate_analysis(
 def _check(cfg: Config) -> None:
     if cfg.val_size <= 0:
         raise ConfigError("npf-regimes selects epochs on a validation split: set val_size > 0 (e.g. 5000)")
+    if cfg.npk_points < 2:
+        raise ConfigError(f"npk_points must be >= 2 test points for the NPK analysis, got {cfg.npk_points}")
     unknown = set(cfg.regimes) - set(REGIMES)
-    if unknown or ("relu" not in cfg.regimes and "flnpf" in cfg.regimes):
+    if unknown or not cfg.regimes or ("relu" not in cfg.regimes and "flnpf" in cfg.regimes):
         raise ConfigError(f"regimes must be among {REGIMES} (flnpf needs relu); got {cfg.regimes}")
     if arch_name(cfg) == "model":
         load_builder(cfg.model)  # the file and function exist (before loading any data)

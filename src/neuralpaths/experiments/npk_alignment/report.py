@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import integer_ticks
+from neuralpaths.report import compare, data_sizes
 
 LABELS = {
     "relu": "ReLU (gates learned)",
@@ -31,6 +33,18 @@ KEYS = (
     "kr_acc_ntk_init",
     "kr_acc_ntk_final",
 )
+
+
+def task(results: dict) -> tuple[str, int | None, int | None]:
+    """``("4 vs 7", training points, test points)`` of the run, read from its data summary."""
+    name = results["data"].split(":")[0]
+    pair = name.split("-")[-1].replace("v", " vs ") if "-" in name else name
+    sizes = data_sizes(results["data"])
+    return pair, sizes.get("train"), sizes.get("test")
+
+
+def _n(count: int | None, what: str) -> str:
+    return f"{count} {what}" if count is not None else what
 
 
 def _curves(results: dict, regime: str, key: str) -> np.ndarray:
@@ -80,7 +94,9 @@ def summary(results: dict) -> str:
         c = _curves(results, "relu", "nu_npk")
         falls = int((c[:, -1] < c[:, 0]).sum())
         change = 100 * (r["nu_npk_final"] / r["nu_npk_init"] - 1)
-        verdict = "falls as expected" if falls == len(c) and change < -5 else "does NOT fall clearly"
+        fell = falls == len(c) and change < -5
+        verdict = "falls as expected" if fell else "does not fall clearly"
+        better = r["kr_acc_npk_final"] - r["kr_acc_npk_init"] > r.get("kr_acc_npk_final_std", 0.0)
         lines.append(
             f"ReLU: ν of the NPK {verdict}: {r['nu_npk_init']:.1f} ± {r['nu_npk_init_std']:.1f} → "
             f"{r['nu_npk_final']:.1f} ± {r['nu_npk_final_std']:.1f} ({change:+.0f} %; lower in {falls} of "
@@ -90,8 +106,10 @@ def summary(results: dict) -> str:
             f"its NPK goes from {r['kr_acc_npk_init']:.1f} % to {r['kr_acc_npk_final']:.1f} % ("
             + (
                 "the better-aligned NPK also regresses better)."
-                if r["kr_acc_npk_final"] - r["kr_acc_npk_init"] > r.get("kr_acc_npk_final_std", 0.0)
-                else "lower ν does not show up as better kernel-regression accuracy here)."
+                if better and fell
+                else "up by more than its std over runs)."
+                if better
+                else "not up by more than its std over runs)."
             )
             + (
                 f" ν of the NTK: {r['nu_ntk_init']:.1f} → {r['nu_ntk_final']:.1f}."
@@ -105,12 +123,15 @@ def summary(results: dict) -> str:
         r = f[regime]
         flat = _flat(results, regime)
         lines.append(
-            f"{SHORT[regime]} (frozen gates): ν of the NPK stays at {r['nu_npk_init']:.1f} — "
-            + ("exactly flat" if flat < 1e-9 else f"NOT flat (max relative change {flat:.2g})")
-            + " (by construction: the gates and hence the NPK never change; "
-            f"{100 * r['gates_changed_final']:.1f} % of gates flipped)."
+            f"{SHORT[regime]} (frozen gates): ν of the NPK {r['nu_npk_init']:.1f} → {r['nu_npk_final']:.1f}, "
             + (
-                f" ν of the value-weight NTK still moves: {r['nu_ntk_init']:.1f} → {r['nu_ntk_final']:.1f}."
+                "exactly flat (as frozen gates imply: the NPK is built from the gates alone; "
+                if flat < 1e-9
+                else f"not flat (max relative change {flat:.2g}), although frozen gates should fix it; "
+            )
+            + f"{100 * r['gates_changed_final']:.1f} % of gates flipped)."
+            + (
+                f" ν of the value-weight NTK: {r['nu_ntk_init']:.1f} → {r['nu_ntk_final']:.1f}."
                 if "nu_ntk_init" in r
                 else ""
             )
@@ -120,9 +141,10 @@ def summary(results: dict) -> str:
     if "relu" in f and any(k in f for k in ("frnpf-di", "frnpf-ii")):
         frozen = max(f[k]["test_acc_final"] for k in ("frnpf-di", "frnpf-ii") if k in f)
         gap = f["relu"]["test_acc_final"] - frozen
+        pair, _, n_test = task(results)
         lines.append(
-            f"Learned gates {'beat' if gap > 0 else 'do NOT beat'} the best frozen-gate regime on the "
-            f"4-vs-7 test digits by {gap:+.2f} points."
+            compare("Learned gates", "the best frozen-gate regime", gap, ahead="beat", behind="trail")
+            + f" on the {_n(n_test, f'{pair} test digits')} (mean over runs)."
         )
     return "\n\n".join(lines)
 
@@ -157,9 +179,11 @@ def plot(results: dict, out: Path) -> list[Path]:
             xlabel="epoch", ylabel="ν_t / ν_0 (per run)", title=f"{title}: ν_t relative to its initial value"
         )
         for ax in (top, bottom):
+            integer_ticks(ax)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-    fig.suptitle(f"Binary MNIST 4 vs 7, 200 training points; mean ± std over {runs} runs")
+    pair, n_train, n_test = task(results)
+    fig.suptitle(f"Binary MNIST {pair}, {_n(n_train, 'training points')}; mean ± std over {runs} runs")
     paths.append(save_figure(fig, figs / "nu_curves.png"))
 
     fig = Figure(figsize=(18, 4.4), layout="constrained")
@@ -172,19 +196,22 @@ def plot(results: dict, out: Path) -> list[Path]:
             _band(a2, epochs, _curves(results, regime, "kr_acc_ntk"), color, f"{SHORT[regime]}, NTK", ls="--")
         _band(a3, epochs, 100 * _curves(results, regime, "gates_changed"), color, LABELS[regime])
     a1.set(
-        xlabel="epoch", ylabel="test accuracy (%)", title="The trained network on all 2010 4-vs-7 test digits"
+        xlabel="epoch",
+        ylabel="test accuracy (%)",
+        title=f"The trained network on the {_n(n_test, pair + ' test digits')}",
     )
     a2.set(
         xlabel="epoch",
         ylabel="test accuracy (%)",
-        title="Ridge-less kernel regression with K_t on the 200 points",
+        title=f"Ridge-less kernel regression, K_t fit on the {_n(n_train, 'training points')}",
     )
     a3.set(
         xlabel="epoch",
         ylabel="% of gates flipped since init",
-        title="Gates changed on the 200 training points",
+        title=f"Gates changed on the {_n(n_train, 'training points')}",
     )
     for ax in (a1, a2, a3):
+        integer_ticks(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     paths.append(save_figure(fig, figs / "accuracy_and_gates.png"))

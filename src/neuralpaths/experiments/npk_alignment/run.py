@@ -13,7 +13,7 @@ import torch
 
 from neuralpaths.data import Splits, binary_subset, load_dataset
 from neuralpaths.errors import ConfigError
-from neuralpaths.io import atomic_write_json, read_json
+from neuralpaths.io import atomic_write_json_recorded, read_json_recorded
 from neuralpaths.kernels import KernelRegressor, accuracy, npk, ntk, nu
 from neuralpaths.models import DGN, MLP, init_layers_
 from neuralpaths.progress import progress_bar
@@ -26,6 +26,7 @@ REGIMES = ("relu", "frnpf-di", "frnpf-ii")
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
     classes: tuple[int, ...] = (4, 7)  # labels -1, +1
     n_per_class: int = 100  # the first n training examples of each class
     widths: tuple[int, ...] = (100, 100, 100, 100, 100)  # "depth 6, width 100"
@@ -103,14 +104,14 @@ def measure(model: torch.nn.Module, data: Splits, gates0: list, with_ntk: bool) 
 def _one_run(cfg: Config, data: Splits, regime: str, run: int, out: Path, bar) -> list[dict]:
     """Train one (regime, run) in stages of ``every`` epochs, measuring after each (resumable)."""
     record_path = out / "checkpoints" / f"{regime}-run{run}.kernels.json"
-    records: list[dict] = read_json(record_path) if record_path.exists() else []
+    records: list[dict] = read_json_recorded(record_path) if record_path.exists() else []
     model = _model(cfg, regime, run)
     gates0 = [g.double() for g in copy.deepcopy(model).double().gates(data.x_train.double())]
     stages = sorted({*range(cfg.every, cfg.epochs + 1, cfg.every), cfg.epochs})
     if not records:
         records.append({"epoch": 0, **measure(model, data, gates0, cfg.ntk)})
         records[0]["test_acc"] = _test_acc(model, data)
-        atomic_write_json(record_path, records)
+        atomic_write_json_recorded(record_path, records)
     train_cfg = train_config(cfg, loss="mse", seed=1000 * cfg.seed + run, progress=False)
     done = {r["epoch"] for r in records}
     bar.update(sum(1 for e in stages if e in done))
@@ -136,7 +137,7 @@ def _one_run(cfg: Config, data: Splits, regime: str, run: int, out: Path, bar) -
                 "train_acc": 100 * rec["train_acc"],
             }
         )
-        atomic_write_json(record_path, records)
+        atomic_write_json_recorded(record_path, records)
         bar.update()
     return records
 

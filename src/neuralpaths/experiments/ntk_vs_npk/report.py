@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import plain_log_ticks
 
 KERNELS = {
     "npk": "c·H (NPK)",
@@ -80,9 +82,10 @@ def summary(results: dict) -> str:
             np.exp(np.mean([np.log(m / _floor(r["single"][target], draws)) for m, r in zip(mc, rows)]))
         )
         ok = abs(s["single_mean"] + 0.5) < SLOPE_OK
+        moves = "falls" if single[-1] < single[0] else "rises" if single[-1] > single[0] else "stays"
         lines.append(
             f"{NETS.get(key, key)} ({results['nets'][key]['label']}), against {KERNELS[target]}: the "
-            f"single-draw error falls from {single[0]:.3g} (width {rows[0]['width']}) to {single[-1]:.3g} "
+            f"single-draw error {moves} from {single[0]:.3g} (width {rows[0]['width']}) to {single[-1]:.3g} "
             f"(width {rows[-1]['width']}), fitted slope {s['single_mean']:.2f} ± {s['single_std']:.2f} "
             f"(over draws; {s['of_mean']:.2f} for the mean error) — "
             + ("about −1/2 as expected." if ok else "NOT the expected −1/2.")
@@ -99,9 +102,11 @@ def summary(results: dict) -> str:
             mc_un = [r["mc_curve"]["unrolled"][-1] for r in rows]
             sc = [r["scale_shared_unrolled"] for r in rows]
             al = [r["alignment_shared_unrolled"] for r in rows]
+            flat = abs(per["unrolled"]["of_mean"]) < SLOPE_OK
             lines.append(
-                "Against the unrolled NPK c·H instead the conv net's error stays at "
-                f"{min(un):.3g}–{max(un):.3g} "
+                "Against the unrolled NPK c·H instead the conv net's error "
+                + ("stays at" if flat else "ranges over")
+                + f" {min(un):.3g}–{max(un):.3g} "
                 f"(MC mean {min(mc_un):.3g}–{max(mc_un):.3g}, slope {per['unrolled']['of_mean']:.2f}): with "
                 "weight sharing and global average pooling, translated paths share weights, so "
                 "E[K_v] = c·H̄ (the NPK summed over shifts), not c·H. The two kernels differ in scale "
@@ -161,6 +166,9 @@ def plot(results: dict, out: Path) -> list[Path]:
             ylabel="relative Frobenius error",
             title=f"{NETS.get(key, key)}: value NTK vs const·NPK\n{net['label']}",
         )
+        ax.set_xticks(widths, [f"{w:g}" for w in widths])
+        ax.xaxis.set_minor_locator(NullLocator())
+        plain_log_ticks(ax, "y")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     paths.append(save_figure(fig, figs / "identity3_vs_width.png"))
@@ -182,6 +190,9 @@ def plot(results: dict, out: Path) -> list[Path]:
         if "unrolled" in rows[0]["mc_curve"]:
             title += "\nsolid: vs c·H̄ (shift-summed), dashed: vs c·H (unrolled)"
         ax.set(xscale="log", yscale="log", xlabel="draws m", ylabel="relative Frobenius error", title=title)
+        ax.set_xticks(m, [f"{v:g}" for v in m])
+        ax.xaxis.set_minor_locator(NullLocator())
+        plain_log_ticks(ax, "y")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, ncol=2)
     paths.append(save_figure(fig, figs / "mc_vs_draws.png"))

@@ -15,7 +15,7 @@ from neuralpaths.kernels import kernel_alignment, npk, ntk, shared_weight_npk, v
 from neuralpaths.models import DGN, Arch, init_layers_
 from neuralpaths.progress import progress_bar
 
-from ..common import cached
+from ..common import cached, resolve_device
 
 SIGMAS = ("equal", "fan_in")
 
@@ -39,9 +39,11 @@ class Config:
     draws: int = 64  # value-weight draws per width
     sigma: str = "equal"  # value weights ±σ_l: "equal" σ = √(2/w) in every layer, or "fan_in" √(2/fan_in_l)
     threads: int = 1
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where the kernels are computed
 
 
 def _check(cfg: Config) -> None:
+    resolve_device(cfg.device)
     if cfg.sigma not in SIGMAS:
         raise ConfigError(f"sigma must be one of {SIGMAS}, got {cfg.sigma!r}")
     if cfg.draws < 2:
@@ -123,15 +125,17 @@ def _nets(cfg: Config) -> list[dict]:
 def _width(cfg: Config, net: dict, w: int, bar) -> dict:
     """One width of one net: its frozen-gate DGN, the kernels ``c·H`` is compared with, the draws."""
     seed = 1000 * cfg.seed + w
-    model = DGN.regime("frnpf-ii", net["arch"](w), seed=seed, init="pm").double()
-    targets = {"npk": npk(model, net["x"])}
+    dev = resolve_device(cfg.device)
+    model = DGN.regime("frnpf-ii", net["arch"](w), seed=seed, init="pm").double().to(dev)
+    x = net["x"].to(dev)
+    targets = {"npk": npk(model, x)}
     extra = {}
     if model.arch.is_conv:  # weight sharing: E[K_v] = c · H̄ (shift-summed NPK)
-        targets = {"shared": shared_weight_npk(model, net["x"]), "unrolled": targets["npk"]}
+        targets = {"shared": shared_weight_npk(model, x), "unrolled": targets["npk"]}
         extra["alignment_shared_unrolled"] = kernel_alignment(targets["shared"], targets["unrolled"])
         extra["scale_shared_unrolled"] = float(targets["shared"].trace() / targets["unrolled"].trace())
     sigma = math.sqrt(2 / w) if cfg.sigma == "equal" else None
-    return {"width": w, **extra, **measure(model, net["x"], cfg.draws, seed + 1, targets, bar, sigma)}
+    return {"width": w, **extra, **measure(model, x, cfg.draws, seed + 1, targets, bar, sigma)}
 
 
 def run(cfg: Config, out: Path) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import bars_from_zero, plain_log_ticks
 
 STAGES = ("init", "trained")
 COLORS = {"init": "C0", "trained": "C3"}
@@ -190,8 +191,10 @@ def summary(results: dict) -> str:
 # --- figures ------------------------------------------------------------------------------------
 def _bars(ax, results: dict, key: str, names: list[str], total: bool = False) -> None:
     xs = np.arange(len(names))
+    shown: list[float] = []
     for i, stage in enumerate(STAGES):
         vals = [results["parts"][k][stage].get(key, np.nan) for k in names]
+        shown += vals + ([results["total"][stage][key]] if total and key in results["total"][stage] else [])
         ax.bar(xs + (i - 0.5) * 0.4, vals, 0.4, color=COLORS[stage], label=stage)
         if total and key in results["total"][stage]:
             ax.axhline(
@@ -201,6 +204,8 @@ def _bars(ax, results: dict, key: str, names: list[str], total: bool = False) ->
                 lw=1.2,
                 label=f"total kernel, {stage}",
             )
+    if total:  # linear axes (the share panels are set to log scale by the caller)
+        bars_from_zero(ax, shown)
     ax.set_xticks(xs, [f"{code(k)}\n({depth(k)})" for k in names])
     ax.set_ylabel(METRICS[key])
     ax.grid(axis="y", alpha=0.3)
@@ -237,6 +242,7 @@ def plot(results: dict, out: Path) -> list[Path]:
     for ax, key in zip(axes, ("trace_share", "frobenius_share")):
         _bars(ax, results, key, names)
         ax.set_yscale("log")
+        plain_log_ticks(ax, "y")
         ax.set_title(f"{METRICS[key]} of the NPK per sub-architecture (log scale)", fontsize=10)
         ax.set_xlabel(xlabel)
     ps = results["arch"]["path_share"]
@@ -294,6 +300,7 @@ def plot(results: dict, out: Path) -> list[Path]:
         title="Kernel per path, relative to the network's average path",
     )
     for ax in axes:
+        plain_log_ticks(ax, "y")
         ax.set(xticks=ds, xlabel="residual branches a path passes through")
         ax.legend(fontsize=8, markerscale=0.5)
         ax.grid(axis="y", alpha=0.3)

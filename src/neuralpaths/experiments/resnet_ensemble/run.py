@@ -34,6 +34,7 @@ from ..common import cached, train, train_config
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
     dataset: str = "mnist"  # "mnist", "fashion-mnist", "cifar10" (with data_dir), "digits"
     data_dir: str = ""
     channels: tuple[int, ...] = (8, 16, 16)  # per stage (layer1, layer2, ...)

@@ -18,13 +18,26 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from neuralpaths.io import save_figure
+from neuralpaths.plots import plain_log_ticks
+from neuralpaths.report import bracket
 from neuralpaths.univariate import natural_cubic_spline
 
 from .run import REFERENCES
 
 
 def _ends(results: dict) -> list[tuple[str, dict]]:
-    return [("kernel regime", results["runs"][0]), ("adaptive regime", results["runs"][-1])]
+    """The two ends of the sweep, named by their ratio and by the spline the trained net ended nearer
+    (``"smallest ratio 0.001, nearer the cubic spline"``): what was measured, not what was expected."""
+    out = []
+    for end, r in (("smallest", results["runs"][0]), ("largest", results["runs"][-1])):
+        near = "cubic spline" if r["dist_cubic"] < r["dist_linear"] else "linear interpolant"
+        out.append((f"{end} ratio {r['ratio']:g}, nearer the {near}", r))
+    return out
+
+
+def _brackets(runs: list[dict]) -> list[tuple[float, float]]:
+    """Measured neighbouring ratios between which the two distance curves swap order."""
+    return bracket([r["ratio"] for r in runs], [r["dist_cubic"] - r["dist_linear"] for r in runs])
 
 
 def _active(run: dict, x: np.ndarray) -> np.ndarray:
@@ -41,15 +54,14 @@ def _fits_figure(results: dict) -> Figure:
     for ax, (label, r) in zip(fig.subplots(1, 2, sharey=True), _ends(results)):
         ax.plot(grid, results["cubic"], color="tab:blue", ls="--", lw=1.5, label="natural cubic spline")
         ax.plot(grid, results["linear"], color="tab:green", ls=":", lw=2, label="linear interpolant")
-        if label.startswith("kernel"):
+        if r is results["runs"][0]:
             limit = "frozen-knot min-norm (kernel limit)"
             ax.plot(grid, r["kernel_fit"], color="tab:orange", lw=3, alpha=0.5, label=limit)
         ax.plot(grid, r["fit"], color="k", lw=1, label="trained net")
         ax.plot(x, y, "o", color="tab:red", ms=6, zorder=5, label="samples")
         ax.set(
             xlabel="x",
-            title=f"{label}: ratio {r['ratio']:g}\n"
-            f"distance to cubic {r['dist_cubic']:.3f}, to linear {r['dist_linear']:.3f}",
+            title=f"{label}\ndistance to cubic {r['dist_cubic']:.3f}, to linear {r['dist_linear']:.3f}",
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -71,7 +83,8 @@ def _trajectory_figure(results: dict, max_lines: int = 150) -> Figure:
         for s in x:
             ax.axhline(s, color="tab:red", ls="--", lw=0.8)
         ax.set(xscale="log", xlabel="gradient-descent step + 1", ylim=(x.min() - 0.15, x.max() + 0.15))
-        ax.set_title(f"{label}: ratio {r['ratio']:g} ({active.sum()} of {len(active)} knots active)")
+        plain_log_ticks(ax, "x")
+        ax.set_title(f"{label}\n{active.sum()} of {len(active)} knots active", fontsize=10)
     fig.axes[0].set_ylabel("knot position -b/a")
     handles = [
         Line2D([], [], color="tab:blue", label="active knot (final |δ-slope| ≥ 1% of max)"),
@@ -93,7 +106,7 @@ def _histogram_figure(results: dict) -> Figure:
         ax.hist(
             k[inside], bins=bins, weights=mu[inside] / mu[inside].sum(), color="tab:blue", label="final knots"
         )
-        if label.startswith("kernel"):  # frozen uniform knots: |δ-slope| density ∝ |f''| of the cubic spline
+        if r is results["runs"][0]:  # frozen uniform knots: |δ-slope| density ∝ |f''| of the cubic spline
             mid = (bins[1:] + bins[:-1]) / 2
             inside_data = (mid >= x.min()) & (mid <= x.max())
             curv = np.abs(natural_cubic_spline(x, results["samples"]["y"])(mid, 2)) * inside_data
@@ -104,7 +117,7 @@ def _histogram_figure(results: dict) -> Figure:
         ax.set(
             xlabel="knot position",
             ylabel="share of total |δ-slope|",
-            title=f"{label}: ratio {r['ratio']:g}\n{100 * r['knots_near_samples_weighted']:.0f}% "
+            title=f"{label}\n{100 * r['knots_near_samples_weighted']:.0f}% "
             f"of |δ-slope| within {results['eps']:g} of a sample",
         )
         ax.legend(fontsize=8)
@@ -123,10 +136,11 @@ def _distance_figure(results: dict) -> Figure:
     ax.plot(
         ratios, [r["dist_kernel"] for r in runs], "^:", color="tab:orange", label="to frozen-knot min-norm"
     )
-    for c in results["crossings"]:
-        ax.axvline(c, color="0.5", ls="--", lw=0.8)
-        ax.annotate(f"cross ≈ {c:.2g}", (c, 0.95), xycoords=("data", "axes fraction"), fontsize=8, ha="left")
+    for i, (a, b) in enumerate(_brackets(runs)):
+        label = "curves cross between these measured ratios" if i == 0 else None
+        ax.axvspan(a, b, color="0.85", zorder=0, label=label)
     ax.set(xscale="log", xlabel="scale ratio s_out / s_in", ylabel="normalised L2 distance")
+    plain_log_ticks(ax, "x")
     ax.set_title(f"Distance of the trained net to the two splines ({results['data']} data)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -152,11 +166,13 @@ def _movement_figure(results: dict) -> Figure:
     ax.plot(ratios, [r["knot_movement"] for r in runs], "o-", label="mean |Δ knot|")
     ax.plot(ratios, [r["knot_movement_weighted"] for r in runs], "s--", label="weighted by final |δ-slope|")
     ax.set(xscale="log", yscale="log", xlabel="scale ratio s_out / s_in", ylabel="knot movement")
+    plain_log_ticks(ax)
     ax.set_title("Total knot movement (units with initial knot in the data)")
     bx.plot(ratios, [r["knots_near_samples"] for r in runs], "o-", label="active knots near a sample")
     bx.plot(ratios, [r["knots_near_samples_weighted"] for r in runs], "s--", label="share of |δ-slope| near")
     bx.plot(ratios, [r["knots_near_chance"] for r in runs], ":", color="0.4", label="initial knots (chance)")
     bx.set(xscale="log", xlabel="scale ratio s_out / s_in", ylabel="fraction", ylim=(-0.02, 1.05))
+    plain_log_ticks(bx, "x")
     bx.set_title(f"Knots within {results['eps']:g} of a sample after training")
     for a in (ax, bx):
         a.grid(alpha=0.3, which="both")
@@ -174,6 +190,7 @@ def _datasets_figure(results: dict) -> Figure:
         ax.plot(ratios, [r["dist_cubic"] for r in d["runs"]], "o-", color=f"C{i % 10}", label=label)
         ax.plot(ratios, [r["dist_linear"] for r in d["runs"]], "s--", color=f"C{i % 10}")
     ax.set(xscale="log", xlabel="scale ratio s_out / s_in", ylabel="normalised L2 distance")
+    plain_log_ticks(ax, "x")
     ax.set_title("Distances to the two splines per dataset (solid: cubic, dashed: linear)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), title="data")
@@ -209,21 +226,23 @@ def _gain_figure(results: dict) -> Figure:
         ax.plot(ratios, cubic, "o-", color=f"C{i}", label=f"gain {s['gain']:g}")
         ax.plot(ratios, linear, "s--", color=f"C{i}")
     ax.set(xscale="log", xlabel="scale ratio s_out / s_in", ylabel="normalised L2 distance")
+    plain_log_ticks(ax, "x")
     ax.set_title("Distances to the two splines per gain (solid: cubic, dashed: linear)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center right")
-    pts = [(s["gain"], s["crossings"][0]) for s in sweep if len(s["crossings"]) == 1]
-    if pts:
-        g, c = np.array(pts).T
-        bx.fill_between(g, c, 10.0, color="tab:green", alpha=0.12, label="nearer linear (adaptive)")
-        bx.fill_between(g, 1e-6, c, color="tab:blue", alpha=0.12, label="nearer cubic (kernel)")
-        bx.plot(g, c, "ko-", label="crossover ratio (measured)")
+    first = True
+    for s in sweep:
+        for lo, hi in _brackets(s["runs"]):
+            label = "curves cross between these measured ratios" if first else None
+            bx.plot([s["gain"]] * 2, [lo, hi], "k-", lw=3, solid_capstyle="butt", label=label)
+            first = False
     for r, marker in zip(results["references"], "*Ds^"):
         near = "linear" if r["dist_linear"] < r["dist_cubic"] else "cubic"
         bx.plot([r["gain"]], [1.0], marker, ms=12, label=f"{REFERENCES[r['kind']]} run: nearer {near}")
     ratios = [r["ratio"] for r in sweep[0]["runs"]]
     bx.set(xscale="log", yscale="log", xlabel="gain = s_in s_out width", ylabel="scale ratio s_out / s_in")
     bx.set_ylim(min(ratios), max(ratios))
+    plain_log_ticks(bx)
     bx.set_title(f"Regime boundary vs gain (width {results['width']})")
     bx.grid(alpha=0.3, which="both")
     bx.legend(fontsize=8, loc="lower right")
