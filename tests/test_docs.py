@@ -41,6 +41,15 @@ def test_every_experiment_has_a_page_in_the_nav():
         assert f"experiments/{name}.md" in generated, name
 
 
+def test_every_library_module_has_a_reference_page():
+    """Each module and package right below ``neuralpaths`` is documented on a page of its own (the
+    command line, ``cli``, has the CLI page)."""
+    package = ROOT / "src" / "neuralpaths"
+    names = {p.stem for p in package.glob("*.py")} | {p.parent.name for p in package.glob("*/__init__.py")}
+    documented = {module.split(".")[1] for _, module in pages.REFERENCE.values() if module.count(".") == 1}
+    assert names - {"__init__", "cli"} <= documented, sorted(names - {"__init__", "cli"} - documented)
+
+
 def test_nav_entries_exist_and_every_page_is_in_the_nav():
     nav, generated = site_nav(), set(pages.generated_pages())
     missing = [f for f in nav if f not in generated and not (ROOT / "docs" / f).is_file()]

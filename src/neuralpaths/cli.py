@@ -1,4 +1,4 @@
-"""The ``neuralpaths`` command: list, run, sweep, resume, show and plot experiments.
+"""The ``neuralpaths`` command: list, run, sweep, resume, show, plot and compare experiments.
 
 Errors a user can fix (unknown experiment, bad override or config file, missing or damaged data,
 a run folder that is in use, another run's or damaged) print one line ``neuralpaths: error: ...`` and
@@ -41,6 +41,44 @@ def _seeds(text: str) -> list[int]:
     return [int(s) for s in items]
 
 
+def _jobs(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(
+            f"--jobs expects a number of processes from 1 to 256; got {shorten(text, 20)}"
+        )
+    return int(text)
+
+
+def _ray_address(text: str) -> str:
+    ok = text in ("auto", "local") or re.fullmatch(r"(ray://)?[\w.\-\[\]:]+:\d+", text)
+    if not ok:
+        raise argparse.ArgumentTypeError(
+            "--ray takes no value (a local Ray instance), auto, HOST:PORT or ray://HOST:PORT; "
+            f"got {shorten(text, 40)}"
+        )
+    return text
+
+
+def _add_parallel(c: argparse.ArgumentParser) -> None:
+    """``--jobs N`` and ``--ray [ADDRESS]`` of the commands that run several trials."""
+    c.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="run up to N trials (seeds, grid points) at once in worker processes (default: 1)",
+    )
+    c.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        type=_ray_address,
+        metavar="ADDRESS",
+        help="run each trial as a Ray task: on a local Ray instance, or the cluster at ADDRESS "
+        "(auto | ray://HOST:PORT); needs `pip install neuralpaths[ray]`",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neuralpaths", description="ReLU networks through their gates and paths.")
     p.add_argument("--version", action="version", version=f"neuralpaths {__version__}")
@@ -67,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder, new or empty (default: runs/EXPERIMENT/TIME-PRESET)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--device", help="cpu | cuda | cuda:N | auto (shorthand for --set device=...)")
+    _add_parallel(r)
     w = sub.add_parser("sweep", help="run an experiment over a grid of config values")
     w.add_argument("experiment")
     w.add_argument(
@@ -82,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", help="sweep folder (default: runs/EXPERIMENT/TIME-sweep)")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.add_argument("--device", help="cpu | cuda | cuda:N | auto (shorthand for --set device=...)")
+    _add_parallel(w)
     for name, text in (
-        ("resume", "continue an interrupted run"),
+        ("resume", "continue an interrupted run or sweep (failed trials run again)"),
         ("show", "print a run's tables"),
         ("plot", "redraw a run's figures and report from saved results"),
     ):
@@ -91,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("run_dir")
         if name == "resume":
             c.add_argument("--quiet", action="store_true", help="no progress bars")
+            _add_parallel(c)
+    m = sub.add_parser("compare", help="print and plot the common metrics of several runs side by side")
+    m.add_argument("run_dirs", nargs="+", metavar="RUN", help="run folders (two or more)")
+    m.add_argument("--out", help="folder for compare.csv and the figure (default: ./compare-TIME)")
     for c in sub.choices.values():  # --debug after the command too
         c.add_argument("--debug", **debug, default=argparse.SUPPRESS)
     return p
@@ -160,20 +204,43 @@ def _dispatch(args: argparse.Namespace) -> None:
         _list(args.experiment)
     elif args.command == "run":
         path = runner.run_experiment(
-            args.experiment, args.preset, _overrides(args), args.seeds, args.out, not args.quiet, args.config
+            args.experiment,
+            args.preset,
+            _overrides(args),
+            args.seeds,
+            args.out,
+            not args.quiet,
+            args.config,
+            jobs=args.jobs,
+            ray=args.ray,
         )
         print(f"report: {Path(path) / 'report.md'}")
     elif args.command == "sweep":
         grid = runner.parse_grid(args.grid)
-        path = runner.sweep(args.experiment, grid, args.preset, _overrides(args), args.out, not args.quiet)
+        path = runner.sweep(
+            args.experiment,
+            grid,
+            args.preset,
+            _overrides(args),
+            args.out,
+            not args.quiet,
+            jobs=args.jobs,
+            ray=args.ray,
+        )
         print(f"report: {Path(path) / 'report.md'}")
     elif args.command == "resume":
-        if runner.finished(runner.load_run(args.run_dir)[2]):
-            hint = f"`neuralpaths plot {args.run_dir}` redraws it"
-            print(f"{args.run_dir} is finished; nothing to resume ({hint})")
+        if runner.finished(runner.check_folder(args.run_dir)):
+            hint = "" if runner.is_sweep(args.run_dir) else f" (`neuralpaths plot {args.run_dir}` redraws it)"
+            print(f"{args.run_dir} is finished; nothing to resume{hint}")
             return
-        path = runner.resume(args.run_dir, not args.quiet)
+        path = runner.resume(args.run_dir, not args.quiet, jobs=args.jobs, ray=args.ray)
         print(f"report: {Path(path) / 'report.md'}")
+    elif args.command == "compare":
+        from .compare import compare_runs
+
+        text, out = compare_runs(args.run_dirs, args.out)
+        print(text)
+        print(f"figure: {out / 'compare.png'}")
     elif args.command == "show":
         print(runner.show(args.run_dir))
     elif args.command == "plot":

@@ -163,6 +163,25 @@ def aggregate_rows(tables: Sequence[Sequence[dict]]) -> list[dict]:
     return out
 
 
+def flatten_rows(rows: Sequence[dict]) -> dict[str, Any]:
+    """The numbers of a table as one row: column ``c`` of a one-row table stays ``c``; with several
+    rows it becomes ``"<row> c"``, the row named by its text cells (``"mlp trace"``) or its position.
+    A ``c_std`` companion follows its column (shown as ``mean ± std``)."""
+    from .plots.seeds import row_label
+
+    names = [row_label(r, "") for r in rows]
+    flat: dict[str, Any] = {}
+    for i, (row, name) in enumerate(zip(rows, names)):
+        name = name if name != "row" and names.count(name) == 1 else f"row {i + 1}"
+        for key, value in row.items():
+            if _is_number(value) and not key.endswith("_std"):
+                column = key if len(rows) == 1 else f"{name} {key}"
+                flat[column] = value
+                if _is_number(row.get(f"{key}_std")):
+                    flat[f"{column}_std"] = row[f"{key}_std"]
+    return flat
+
+
 def _run_header(out: Path, experiment: Any) -> list[str]:
     record = read_json(out / "config.json") if (out / "config.json").exists() else {}
     env = read_json(out / "env.json") if (out / "env.json").exists() else {}
@@ -240,7 +259,7 @@ def write_seed_report(out: Path, experiment: Any, summary: dict) -> Path:
     figures: list[Path] = []
     hook = getattr(experiment, "plot_seeds", None)
     per_seed = {s: read_json(out / f"seed-{s}" / "results.json") for s in seeds}
-    if hook is not None:
+    if hook is not None and per_seed:
         figures += list(hook(per_seed, out) or [])
     if hook is None and summary["aggregate_tables"]:
         title, rows = next(iter(summary["aggregate_tables"].items()))
@@ -249,6 +268,10 @@ def write_seed_report(out: Path, experiment: Any, summary: dict) -> Path:
     if figures:
         lines += ["", f"## Figures (mean ± std over {len(seeds)} seeds)", ""]
         lines += [f"![{Path(p).stem}]({_rel(p, out)})\n" for p in figures]
+    failed = summary.get("failed") or {}
+    if failed:
+        lines += ["## Failed seeds (not in the tables above; `neuralpaths resume` runs them again)", ""]
+        lines += [f"- `{label}`: {error}" for label, error in failed.items()] + [""]
     lines += ["## Per-seed reports (each with its own figures)", ""]
     lines += [f"- [seed {s}](seed-{s}/report.md)" for s in seeds]
     return atomic_write_text(out / "report.md", "\n".join(lines) + "\n")

@@ -7,6 +7,8 @@ from them trusted before it is checked.
 - :class:`RunLock` holds ``out/.neuralpaths.lock`` (an ``flock`` with the holder's pid written in it)
   while a run writes there; a second writer is refused naming that pid. The kernel drops the lock of
   a dead process, so a stale lock file is simply taken over.
+- :func:`pack_files` / :func:`unpack_files` carry a run folder's files to and from a worker machine
+  that cannot reach it; names that would land outside the folder are refused.
 - :func:`read_record` reads ``config.json`` and checks it against the experiment's ``Config`` schema
   (experiment, preset, overrides, seeds) before anything uses it; :func:`check_inside` refuses
   symbolic links inside a run folder, so every write stays inside it.
@@ -18,18 +20,19 @@ import dataclasses
 import fcntl
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import experiments
 from .config import make_config, presets
 from .errors import RunFolderError, UserError
-from .io import remove_orphan_temps
+from .io import atomic_write, remove_orphan_temps
 
 LOCK_NAME = ".neuralpaths.lock"
 MAX_RECORD_BYTES = 1 << 20  # config.json / status.json read back at most this big
 MAX_RESULTS_BYTES = 256 << 20  # results.json (pictures are packed into it: a few MiB is normal)
 MAX_SEEDS = 1000
+MAX_PACKED_BYTES = 4 << 30  # a run folder carried to or from a worker machine
 
 
 class RunLock:
@@ -109,6 +112,38 @@ def claim(out: Path, config_record: dict, resume: bool) -> None:
         probe.unlink()
     except OSError as e:
         raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+
+
+def pack_files(folder: Path) -> dict[str, bytes]:
+    """The plain files of a run folder by relative POSIX path (no lock or temporary files)."""
+    check_inside(folder)
+    files, total = {}, 0
+    for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if p.is_file() and p.name != LOCK_NAME and not p.name.endswith(".tmp"):
+            files[p.relative_to(folder).as_posix()] = data = p.read_bytes()
+            total += len(data)
+            if total > MAX_PACKED_BYTES:
+                raise RunFolderError(
+                    f"{folder} holds more than {MAX_PACKED_BYTES >> 30} GiB; too much to carry"
+                )
+    return files
+
+
+def unpack_files(files: dict[str, bytes], folder: Path) -> None:
+    """Write ``files`` (from :func:`pack_files`) into ``folder``, each atomically; a name that is not a
+    plain relative path inside it is refused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    check_inside(folder)
+    for name, data in files.items():
+        parts = PurePosixPath(name).parts
+        if not parts or name.startswith("/") or "\\" in name or any(q in ("", ".", "..") for q in parts):
+            raise RunFolderError(
+                f"refused a file named {name[:60]!r} from a worker: not inside the run folder"
+            )
+        if not isinstance(data, bytes):
+            raise RunFolderError(f"refused {name[:60]!r} from a worker: not file contents")
+        atomic_write(folder.joinpath(*parts), lambda f, data=data: f.write(data))
+    check_inside(folder)
 
 
 def read_small_json(path: Path, what: str, limit: int = MAX_RECORD_BYTES) -> Any:

@@ -4,7 +4,10 @@ A run folder holds ``config.json`` (experiment, preset, overrides, full config),
 (versions, git commit, device used, seed, command), ``status.json`` (``running``, ``done``,
 ``interrupted`` or ``failed`` with the error), ``metrics.jsonl`` (per-epoch records),
 ``results.json``, ``results.csv``, ``report.md`` and ``figures/*.png``. With several seeds each seed
-runs in ``seed-<s>/`` and the top folder holds the mean ± std tables.
+runs in ``seed-<s>/`` (a run folder of its own, one trial) and the top folder holds the mean ± std
+tables; trials run one at a time, in worker processes or on Ray (:mod:`neuralpaths.parallel`), and
+a failed trial leaves the others to finish. Sweeps are in :mod:`neuralpaths.sweeps`; reading finished
+runs back (``show``, ``plot``) in :mod:`neuralpaths.runs`.
 
 A run folder is created only where nothing is (a new or empty folder); an existing run folder is
 continued only by :func:`resume`, one process at a time (:mod:`neuralpaths.runfolder`). Configs are
@@ -36,22 +39,40 @@ from .config import (  # noqa: F401 (re-exported: the runner is where scripts lo
     read_config_file,
 )
 from .environment import environment, git_commit  # noqa: F401 (re-exported)
-from .errors import ConfigError, RunFolderError, UserError, shorten
+from .errors import ConfigError, UserError, shorten
 from .experiments.common import Experiment, num_threads, resolve_device
 from .io import atomic_write_json, metrics_logger, write_rows_csv  # noqa: F401 (metrics_logger re-exported)
+from .parallel import (
+    Trial,
+    TrialsFailed,
+    check_executor,
+    failure_message,
+    run_trials,
+    trial_gpus,
+    trial_threads,
+    where_here,
+)
 from .progress import progress_disabled
 from .runfolder import (
-    MAX_RESULTS_BYTES,
     RunLock,
-    check_inside,
     check_seeds,
     claim,
     read_record,
-    read_small_json,
+)
+from .runs import (  # noqa: F401 (re-exported: reading finished runs)
+    SWEEP_RECORD,
+    _reading,
+    _results,
+    check_folder,
+    finish,
+    finished,
+    is_sweep,
+    load_run,
+    replot,
+    show,
 )
 
 PRESET_NAMES = ("default", "smoke", "paper")
-_DAMAGE = (KeyError, TypeError, ValueError, IndexError, AttributeError)  # results that do not fit
 
 
 def seed_everything(seed: int) -> None:
@@ -104,11 +125,20 @@ def check_config(experiment: Experiment, cfg: Any) -> torch.device:
     return resolve_device(getattr(cfg, "device", "cpu"))
 
 
-def _run_one(experiment: Experiment, cfg: Any, out: Path, record: dict, resume: bool, top: Path) -> dict:
+def _run_one(
+    experiment: Experiment,
+    cfg: Any,
+    out: Path,
+    record: dict,
+    resume: bool,
+    top: Path,
+    where: dict | None = None,
+) -> dict:
     with _held(out, record, resume, top):
         threads = getattr(cfg, "threads", 0)  # a Config field `threads` (0: PyTorch's default)
         env = environment(cfg.seed, resolve_device(getattr(cfg, "device", "cpu")))
-        atomic_write_json(out / "env.json", {**env, "torch_threads": threads or torch.get_num_threads()})
+        env = {**env, "torch_threads": threads or torch.get_num_threads()}
+        atomic_write_json(out / "env.json", {**env, "ran_on": where or where_here("sequential", "main")})
         seed_everything(cfg.seed)
         start = time.perf_counter()
         with num_threads(threads):
@@ -121,13 +151,29 @@ def _run_one(experiment: Experiment, cfg: Any, out: Path, record: dict, resume: 
     return results
 
 
-def finish(experiment: Experiment, results: dict, out: Path) -> None:
-    """Figures, results.csv and report.md from saved results (also used by ``plot``)."""
-    figures = experiment.plot(results, out) or []
-    tables = experiment.tables(results)
-    if tables:
-        write_rows_csv(out / "results.csv", next(iter(tables.values())))
-    report.write_report(out, experiment, results, tables, figures)
+def run_trial(trial: Trial, out: Path, where: dict) -> dict:
+    """Run one trial (:class:`neuralpaths.parallel.Trial`) into the run folder ``out``; its results."""
+    experiment = experiments.get(trial.name)
+    cfg = make_config(experiment, trial.preset, trial.overrides)
+    cfg = dataclasses.replace(cfg, seed=cfg.seed if trial.seed is None else trial.seed)
+    check_config(experiment, cfg)
+    record = {
+        "experiment": trial.name,
+        "preset": trial.preset,
+        "overrides": trial.overrides,
+        "seeds": [cfg.seed],
+        "config": dataclasses.asdict(cfg),
+    }
+    return _run_one(experiment, cfg, out, record, trial.resume, Path(trial.top), where)
+
+
+def make_trial(name: str, preset: str, overrides: dict, cfg: Any, out: Path, top: Path, **kw: Any) -> Trial:
+    """The trial running ``cfg`` (from ``preset`` and ``overrides``) into ``out``."""
+    label = out.name if out != top else "run"
+    return Trial(
+        label, name, experiments.module_name(name), preset, dict(overrides), cfg.seed, str(out), str(top),
+        threads=trial_threads(cfg), gpus=trial_gpus(cfg), **kw,
+    )  # fmt: skip
 
 
 def default_out(name: str, preset: str) -> Path:
@@ -144,10 +190,15 @@ def run_experiment(
     config_file: str | os.PathLike | None = None,
     *,
     resume: bool = False,
+    jobs: int = 1,
+    ray: str | None = None,
 ) -> Path:
     """Run experiment ``name`` and return its run folder (see module docstring). ``out`` must be new
-    or empty; ``resume=True`` (what :func:`resume` passes) continues the same run in place."""
+    or empty; ``resume=True`` (what :func:`resume` passes) continues the same run in place. Several
+    seeds run as trials (``jobs`` worker processes, or Ray tasks when ``ray`` is ``"local"`` or a
+    cluster address); a failed seed leaves the others to finish, then raises :class:`TrialsFailed`."""
     experiment = experiments.get(name)
+    check_executor(jobs, ray)
     merged = {**(read_config_file(config_file) if config_file else {}), **dict(overrides or {})}
     cfg = make_config(experiment, preset, merged)
     seeds = check_seeds(list(seeds) if seeds is not None else None) or [cfg.seed]
@@ -156,56 +207,67 @@ def run_experiment(
     out = Path(out) if out is not None else default_out(name, preset)
     record = {"experiment": name, "preset": preset, "overrides": merged, "seeds": seeds}
     with progress_disabled() if not progress else nullcontext():
-        if len(seeds) == 1:
+        if len(seeds) == 1 and ray is None:
             cfg = dataclasses.replace(cfg, seed=seeds[0])
             _run_one(experiment, cfg, out, {**record, "config": dataclasses.asdict(cfg)}, resume, out)
             return out
+        if len(seeds) == 1:  # one run, as one Ray task
+            trial = make_trial(name, preset, merged, dataclasses.replace(cfg, seed=seeds[0]), out, out)
+            outcome = run_trials([dataclasses.replace(trial, resume=resume)], ray=ray, progress=progress)
+            if not outcome[trial.label].ok:
+                raise TrialsFailed(f"the run failed on Ray: {outcome[trial.label].error}")
+            return out
         with _held(out, {**record, "config": dataclasses.asdict(cfg)}, resume, out):
             atomic_write_json(out / "env.json", environment(cfg.seed, check_config(experiment, cfg)))
-            per_seed = {}
+            per_seed, trials = {}, []
             for s in seeds:
                 cfg_s = dataclasses.replace(cfg, seed=s)
-                rec = {**record, "config": dataclasses.asdict(cfg_s)}
                 if resume and finished(out / f"seed-{s}"):  # done before the interruption
-                    claim(out / f"seed-{s}", rec, resume=True)  # and the same run
+                    claim(out / f"seed-{s}", {**record, "config": dataclasses.asdict(cfg_s)}, resume=True)
                     per_seed[s] = _results(out / f"seed-{s}", read_record(out / f"seed-{s}"))
                     continue
-                per_seed[s] = _run_one(experiment, cfg_s, out / f"seed-{s}", rec, resume, out)
-            write_seed_summary(experiment, out, per_seed)
+                trials.append(make_trial(name, preset, merged, cfg_s, out / f"seed-{s}", out, resume=resume))
+            outcomes = run_trials(trials, jobs, ray, progress)
+            per_seed.update({int(k[5:]): o.results for k, o in outcomes.items() if o.ok})
+            failed = {k: o.error for k, o in outcomes.items() if not o.ok}
+            write_seed_summary(experiment, out, {s: per_seed[s] for s in seeds if s in per_seed}, failed)
+    if failed:
+        raise TrialsFailed(failure_message(outcomes, out))
     return out
 
 
-def write_seed_summary(experiment: Experiment, out: Path, per_seed: dict[int, dict]) -> None:
-    """Mean ± std over seeds of every table, with the per-seed reports linked."""
+def write_seed_summary(
+    experiment: Experiment, out: Path, per_seed: dict[int, dict], failed: dict[str, str] | None = None
+) -> None:
+    """Mean ± std over the finished seeds of every table, with the per-seed reports linked and the
+    failed seeds listed (status ``failed`` then, so ``resume`` re-runs them)."""
     per_table = [experiment.tables(r) for r in per_seed.values()]
-    agg = {title: report.aggregate_rows([t[title] for t in per_table]) for title in per_table[0]}
+    titles = per_table[0] if per_table else {}
+    agg = {title: report.aggregate_rows([t[title] for t in per_table]) for title in titles}
     summary = {"experiment": experiment.name, "seeds": list(per_seed), "aggregate_tables": agg}
-    atomic_write_json(out / "results.json", summary)
+    if failed:
+        summary["failed"] = dict(failed)
+    if per_seed:
+        atomic_write_json(out / "results.json", summary)
     if agg:
         write_rows_csv(out / "results.csv", next(iter(agg.values())))
     report.write_seed_report(out, experiment, summary)
-    _status(out, "done", seeds=list(per_seed))
+    if failed:
+        _status(out, "failed", seeds=list(per_seed), failed=dict(failed), resume=f"neuralpaths resume {out}")
+    else:
+        _status(out, "done", seeds=list(per_seed))
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[Experiment, dict, Path]:
-    """The experiment and the checked ``config.json`` of a run folder."""
-    run_dir = Path(run_dir)
-    record = read_record(run_dir)
-    return experiments.get(record["experiment"]), record, run_dir
+def resume(
+    run_dir: str | os.PathLike, progress: bool = True, *, jobs: int = 1, ray: str | None = None
+) -> Path:
+    """Continue an interrupted run or sweep in place: finished work is loaded from its checkpoints
+    (whose digests are checked), finished trials are kept and failed ones run again. A finished run
+    is left as it is (see :func:`finished`)."""
+    if is_sweep(run_dir):
+        from .sweeps import resume_sweep
 
-
-def finished(run_dir: str | os.PathLike) -> bool:
-    """Whether the run in ``run_dir`` is done (status ``done`` and its results saved)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "status.json").is_file() or not (run_dir / "results.json").is_file():
-        return False
-    status = read_small_json(run_dir / "status.json", "run status")
-    return isinstance(status, dict) and status.get("state") == "done"
-
-
-def resume(run_dir: str | os.PathLike, progress: bool = True) -> Path:
-    """Continue an interrupted run in place: finished work is loaded from its checkpoints (whose
-    digests are checked). A finished run is left as it is (see :func:`finished`)."""
+        return resume_sweep(Path(run_dir), progress, jobs=jobs, ray=ray)
     _, record, run_dir = load_run(run_dir)
     if finished(run_dir):
         return run_dir
@@ -217,93 +279,13 @@ def resume(run_dir: str | os.PathLike, progress: bool = True) -> Path:
         run_dir,
         progress,
         resume=True,
+        jobs=jobs,
+        ray=ray,
     )
 
 
-def _results(run_dir: Path, record: dict) -> dict:
-    """``results.json`` of a run folder, checked to be a results table of this run."""
-    if not (run_dir / "results.json").exists():
-        raise UserError(
-            f"{run_dir} has no results.json yet (unfinished run? try `neuralpaths resume {run_dir}`)"
-        )
-    results = read_small_json(run_dir / "results.json", "run's results.json", MAX_RESULTS_BYTES)
-    if not isinstance(results, dict) or results.get("experiment") != record["experiment"]:
-        raise RunFolderError(f"{run_dir / 'results.json'} is damaged or not the results of this run")
-    if "aggregate_tables" in results:
-        seeds = check_seeds(results.get("seeds"), f"seeds in {run_dir / 'results.json'}")
-        if seeds != record["seeds"] or not isinstance(results["aggregate_tables"], dict):
-            raise RunFolderError(f"{run_dir / 'results.json'} does not match the run's config.json")
-    return results
+def sweep(*args: Any, **kwargs: Any) -> Path:
+    """Run a grid of configs (:func:`neuralpaths.sweeps.sweep`)."""
+    from .sweeps import sweep as run_sweep
 
-
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Results that the experiment's report code cannot read are a damaged file, said in one line."""
-    try:
-        yield
-    except _DAMAGE as e:
-        raise RunFolderError(
-            f"cannot read the results in {path} ({type(e).__name__}: {shorten(str(e), 80)}): the file is "
-            "damaged or from another version (--debug shows where)"
-        ) from e
-
-
-def replot(run_dir: str | os.PathLike) -> list[Path]:
-    """Redraw figures and the report from saved results, without retraining."""
-    experiment, record, run_dir = load_run(run_dir)
-    check_inside(run_dir)
-    results = _results(run_dir, record)
-    with RunLock(run_dir), _reading(run_dir / "results.json"):
-        if "aggregate_tables" in results:
-            for s in results["seeds"]:
-                replot(run_dir / f"seed-{s}")
-            report.write_seed_report(run_dir, experiment, results)
-            return sorted(run_dir.glob("seed-*/figures/*.png"))
-        finish(experiment, results, run_dir)
-    return sorted((run_dir / "figures").glob("*.png"))
-
-
-def show(run_dir: str | os.PathLike) -> str:
-    """The run's tables as text."""
-    experiment, record, run_dir = load_run(run_dir)
-    results = _results(run_dir, record)
-    with _reading(run_dir / "results.json"):
-        tables = results["aggregate_tables"] if "aggregate_tables" in results else experiment.tables(results)
-        head = f"{record['experiment']} ({record['preset']} preset) — {run_dir}\n"
-        return head + "\n".join(f"\n{title}\n{report.text_table(rows)}" for title, rows in tables.items())
-
-
-# --- sweeps ---------------------------------------------------------------------------------------
-def sweep(
-    name: str,
-    grid: Mapping[str, list[Any]],
-    preset: str = "default",
-    overrides: Mapping[str, Any] | None = None,
-    out: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> Path:
-    """Run every combination of ``grid`` (one run folder each) and write one combined table."""
-    import itertools
-
-    experiment = experiments.get(name)
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    for combo in combos:  # validate everything before running anything
-        check_config(experiment, make_config(experiment, preset, {**dict(overrides or {}), **combo}))
-    out = Path(out) if out is not None else Path("runs") / name / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep"
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunFolderError(f"{out} already exists and is not empty; choose a new or empty --out")
-    rows = []
-    for combo in combos:
-        label = ",".join(f"{k}={report._cli_value(v)}" for k, v in combo.items()).replace("/", "_")
-        run_dir = run_experiment(
-            name, preset, {**dict(overrides or {}), **combo}, out=out / label, progress=progress
-        )
-        tables = experiment.tables(
-            read_small_json(run_dir / "results.json", "run's results.json", MAX_RESULTS_BYTES)
-        )
-        first = next(iter(tables.values()), [])
-        rows += [{**{k: report._cli_value(v) for k, v in combo.items()}, **r} for r in first]
-    write_rows_csv(out / "sweep.csv", rows)
-    text = f"# {name} sweep ({preset} preset)\n\n" + report.markdown_table(rows)
-    report.atomic_write_text(out / "report.md", text)
-    return out
+    return run_sweep(*args, **kwargs)

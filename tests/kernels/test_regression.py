@@ -57,6 +57,11 @@ def test_fitted_state_and_numpy_inputs():
         "jitter": "auto",
         "kernel": "precomputed",
         "kernel_params": None,
+        "solver": "auto",
+        "tol": 1e-6,
+        "max_iter": 1000,
+        "rank": None,
+        "memory_budget": None,
     }
     assert reg.set_params(ridge=2.0).ridge == 2.0
     assert (

@@ -57,16 +57,7 @@ def window_params(step: Step, root: nn.Module | None) -> dict:
     ``count_include_pad, divisor_override``) of a max/avg pooling step, each a per-dim tuple."""
     if step.module is not None:  # MaxPool / AvgPool modules
         m = root.get_submodule(step.module)
-        keys = (
-            "kernel_size",
-            "stride",
-            "padding",
-            "dilation",
-            "ceil_mode",
-            "count_include_pad",
-            "divisor_override",
-        )
-        info = {k: getattr(m, k) for k in keys if hasattr(m, k)}
+        info = {k: getattr(m, k) for k in WINDOW_KEYS if hasattr(m, k)}
     elif step.kind == "maxpool":  # F.max_pool*: parsed when traced
         info = dict(step.info)
     else:

@@ -35,12 +35,14 @@ from .npk import npk, npk_parts
 from .ntk import ntk, ntk_reference, select_params, value_ntk_constant
 from .regression import KernelClassifier, KernelRegressor, accuracy, gd_predict, one_hot
 from .shared import shared_weight_npk
+from .solvers import choose_solver
 from .univariate import univariate_features, univariate_ntk
 
 __all__ = [
     "KernelClassifier",
     "KernelRegressor",
     "accuracy",
+    "choose_solver",
     "effective_rank",
     "gd_predict",
     "kernel_alignment",

@@ -25,7 +25,13 @@ checks of :data:`PRECOMPUTED_EXPECTED_FAILED_CHECKS`, which feed an indefinite "
 float64; other dtypes become float64), and give tensors (torch in → torch out, fitted state as
 tensors). Inputs must be finite.
 
-**Memory.** The solve copies the training kernel once (the copy is factorised in place and kept
+**Solvers.** ``solver="auto"`` (default) solves exactly by Cholesky where the float64 kernel and
+its copy fit in memory and otherwise by preconditioned conjugate gradients on kernel blocks
+(:mod:`neuralpaths.kernels.solvers`), which never holds the ``(n, n)`` float64 matrix: all of
+MNIST (n = 60 000) fits in ~10 GB (see ``benchmarks/bench_krr_iterative.py``). Predictions on
+many points are computed by blocks of rows.
+
+**Memory.** The Cholesky solve copies the training kernel once (the copy is factorised in place and kept
 as ``cholesky_``); with ``kernel="precomputed"`` a float64 numpy ``K`` (or a tensor) is used
 without a conversion copy, so fitting on an ``(n, n)`` kernel needs one further ``8 n²`` bytes
 (see ``benchmarks/bench_regression.py``). A kernel computed from features peaks at two ``(n, n)``
@@ -105,7 +111,23 @@ class KernelRegressor(RegressorMixin, _KernelRidge):
             ``{"gamma": 0.5}``; ``None`` for none. Not with ``"precomputed"``.
         jitter: what to do when ``K + λ I`` is not numerically positive definite (Cholesky fails):
             ``"auto"`` retries with ``jitter = 10^j · eps · mean|diag K|`` for ``j = 0, 1, ..., 12``
-            (``eps`` of the dtype); ``None`` or ``0`` raises; a float is always added.
+            (``eps`` of the dtype); ``None`` or ``0`` raises; a float is always added. With the
+            iterative solver ``"auto"`` adds nothing when ``ridge > 0`` and ``n · eps · mean|diag K|``
+            when ``ridge = 0``.
+        solver: ``"cholesky"`` (exact, the ``(n, n)`` kernel in float64 and its factor),
+            ``"iterative"`` (:mod:`neuralpaths.kernels.solvers`: the kernel by blocks of rows, its
+            lower triangle stored within ``memory_budget`` (float32 when float64 does not fit) and
+            conjugate gradients with a randomly pivoted Cholesky–Nyström preconditioner; never the
+            whole ``(n, n)`` float64 matrix) or ``"auto"`` (default): Cholesky when the kernel and
+            its copy (``16 n²`` bytes; ``8 n²`` for a precomputed one) fit in ``memory_budget``,
+            else iterative.
+        tol: relative residual ``‖(K + λI) α − y‖ / ‖y‖`` (every column) at which the iterative
+            solver stops.
+        max_iter: most iterations of the iterative solver.
+        rank: rank of its preconditioner (``None``: ``min(n, 1000)``; ``0``: plain CG).
+        memory_budget: bytes for the Cholesky-or-iterative choice and the iterative solver's
+            kernel store; ``None``: half the available memory (psutil, else ``/proc/meminfo``, else
+            8 GiB).
 
     Attributes:
         dual_coef_: ``α``, ``(n,)`` or ``(n, k)`` like ``y`` (numpy or tensor like the data);
@@ -114,7 +136,11 @@ class KernelRegressor(RegressorMixin, _KernelRidge):
         n_features_in_: ``d`` (``"precomputed"``: ``n``, the columns ``predict`` expects).
         feature_names_in_: column names of a data frame ``X``.
         jitter_: the jitter that was added (``0.0`` if none).
-        cholesky_: lower Cholesky factor of ``K + (λ + jitter_) I``, ``(n, n)``.
+        cholesky_: lower Cholesky factor of ``K + (λ + jitter_) I``, ``(n, n)`` (Cholesky solver).
+        solver_: the solver that ran, ``"cholesky"`` or ``"iterative"``.
+        n_iter_: iterations of the iterative solver (``1`` for Cholesky: one direct solve).
+        residual_: final relative residual ``max_j ‖(K + (λ + jitter_) I) α_j − y_j‖ / ‖y_j‖``
+            (Cholesky: with ``K + λI`` as ``L Lᵀ``).
 
     Shape:
         ``fit``: ``X: (n, d)`` (``"precomputed"``: ``(n, n)``), ``y: (n,)`` or ``(n, k)``;

@@ -24,6 +24,8 @@ from torch import Tensor
 from ..checks import asymmetry
 from .named import KERNELS, TORCH_KERNELS, relu_kernel
 from .ridge import check_finite_blocks, check_symmetric, cho_solve, cholesky_ridge
+from .solvers import BLOCK_ENTRIES, KernelOperator, blocked_product, check_solver_params, choose_solver
+from .solvers import solve as solve_iterative
 
 try:
     from sklearn.utils.validation import validate_data
@@ -87,11 +89,21 @@ class _KernelRidge(BaseEstimator):
         kernel: str | Callable = "relu_ntk",
         kernel_params: Mapping | None = None,
         jitter: str | float | None = "auto",
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int = 1000,
+        rank: int | None = None,
+        memory_budget: int | None = None,
     ):
         self.ridge = ridge
         self.kernel = kernel
         self.kernel_params = kernel_params
         self.jitter = jitter
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.rank = rank
+        self.memory_budget = memory_budget
 
     # ----------------------------------------------------------------- tags
     def _precomputed(self) -> bool:
@@ -129,6 +141,7 @@ class _KernelRidge(BaseEstimator):
             raise ValueError(f"{name}: kernel_params must be a dict or None, got {self.kernel_params!r}")
         if self._precomputed() and self.kernel_params:
             raise ValueError(f"{name}: kernel_params has no use with kernel='precomputed'")
+        check_solver_params(self)
 
     # ---------------------------------------------------------------- inputs
     def _check_tensor_X(self, X: Tensor, *, reset: bool) -> Tensor:
@@ -240,31 +253,66 @@ class _KernelRidge(BaseEstimator):
 
     # ------------------------------------------------------------------ solve
     def _solve(self, X: Tensor, Y: Tensor, torch_out: bool) -> None:
-        """Fit ``dual_coef_`` (and ``X_fit_``, ``jitter_``, ``cholesky_``) on validated inputs."""
+        """Fit ``dual_coef_`` (and ``X_fit_``, ``jitter_``, ``solver_``, ``n_iter_``, ``residual_``,
+        ``cholesky_`` for the Cholesky solver) on validated inputs."""
+        n = len(X)
+        solver = self.solver
+        if solver == "auto":
+            solver = choose_solver(n, self.memory_budget, precomputed=self._precomputed())
         if self._precomputed():
-            K = X
-            check_symmetric(K, "the precomputed training kernel X")
+            check_symmetric(X, "the precomputed training kernel X")
+        elif X.shape[0] == X.shape[1] > 2 and asymmetry(X)[2]:
+            warnings.warn(
+                f"{type(self).__name__} got a symmetric (n, n) X with kernel={self.kernel!r}: X is read "
+                "as n samples of n features. If X is a kernel matrix, pass kernel='precomputed'.",
+                UserWarning,
+                stacklevel=3,
+            )
+        Y2 = Y.reshape(n, -1)
+        if solver == "cholesky":
+            if self._precomputed():
+                K = X
+            else:
+                K = self._kernel(X, None)
+                check_symmetric(K, f"the training kernel of kernel={self.kernel!r}")
+            chol, self.jitter_ = cholesky_ridge(K, float(self.ridge), self.jitter)
+            del K
+            dual = cho_solve(chol, Y2)
+            fit = chol @ (chol.mT @ dual) - Y2
+            self.n_iter_ = 1  # one direct solve (scikit-learn: n_iter_ >= 1 when there is max_iter)
+            self.cholesky_ = as_state(chol, torch_out)
         else:
-            if X.shape[0] == X.shape[1] > 2 and asymmetry(X)[2]:
-                warnings.warn(
-                    f"{type(self).__name__} got a symmetric (n, n) X with kernel={self.kernel!r}: X is read "
-                    "as n samples of n features. If X is a kernel matrix, pass kernel='precomputed'.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            K = self._kernel(X, None)
-            check_symmetric(K, f"the training kernel of kernel={self.kernel!r}")
-        n = len(K)
-        chol, self.jitter_ = cholesky_ridge(K, float(self.ridge), self.jitter)
-        del K
-        dual = cho_solve(chol, Y.reshape(n, -1)).reshape(Y.shape)
-        self.cholesky_ = as_state(chol, torch_out)
-        self.dual_coef_ = as_state(dual, torch_out)
+            if self._precomputed():
+                op = KernelOperator(K=X)
+            else:
+                op = KernelOperator(self._kernel, X, budget=self.memory_budget)
+            self.jitter_ = self._iterative_jitter(op)
+            shift = float(self.ridge) + self.jitter_
+            rank = min(n, 1000) if self.rank is None else self.rank
+            res = solve_iterative(op, Y2, shift, tol=self.tol, max_iter=self.max_iter, rank=rank)
+            dual, fit = res.solution, None
+            self.n_iter_, self.residual_ = res.n_iter, res.residual
+            if hasattr(self, "cholesky_"):
+                del self.cholesky_
+        if fit is not None:
+            norms = Y2.norm(dim=0).clamp_min(torch.finfo(Y2.dtype).tiny)
+            self.residual_ = float((fit.norm(dim=0) / norms).max()) if Y2.numel() else 0.0
+        self.solver_ = solver
+        self.dual_coef_ = as_state(dual.reshape(Y.shape), torch_out)
         if self._precomputed():
             if hasattr(self, "X_fit_"):
                 del self.X_fit_
         else:
             self.X_fit_ = as_state(X, torch_out)
+
+    def _iterative_jitter(self, op: KernelOperator) -> float:
+        """The iterative solver's jitter: a float as given; ``"auto"``/``None`` add nothing when
+        ``ridge > 0`` and ``n · eps · mean|diag K|`` (what counts as zero) when ``ridge = 0``."""
+        if self.jitter is None or isinstance(self.jitter, str):
+            if self.jitter is None or self.ridge > 0:
+                return 0.0
+            return op.n * torch.finfo(op.dtype).eps * float(op.diagonal().abs().mean())
+        return float(self.jitter)
 
     def _dual_tensor(self) -> Tensor:
         d = self.dual_coef_
@@ -278,7 +326,10 @@ class _KernelRidge(BaseEstimator):
             kt = Xt
         else:
             xf = self.X_fit_
-            kt = self._kernel(Xt, xf if isinstance(xf, Tensor) else from_numpy(xf))
+            xf = xf if isinstance(xf, Tensor) else from_numpy(xf)
+            if len(Xt) * len(xf) > 4 * BLOCK_ENTRIES:  # test kernel by blocks of rows
+                return blocked_product(self._kernel, Xt, xf, self._dual_tensor())
+            kt = self._kernel(Xt, xf)
         return kt @ self._dual_tensor()
 
     @property

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,18 +69,11 @@ class Arch:
         return cls(in_shape=(in_dim,), dense=tuple(widths), out_dim=out_dim, bias=bias)
 
     @classmethod
-    def vconv(
-        cls,
-        in_channels: int = 3,
-        image_size: int = 32,
-        num_classes: int = 10,
-        channels: Sequence[int] = (64, 64, 128, 128),
-        dense: Sequence[int] = (256, 256),
-        bias: bool = False,
-    ) -> Arch:
-        """NPF paper's VCONV: 3x3 same convs, no pooling, flatten -> dense -> classes."""
-        gconv = cls.gconv(in_channels, image_size, num_classes, channels, dense, bias)
-        return replace(gconv, pool="flatten")
+    def vconv(cls, *args: Any, **kwargs: Any) -> Arch:
+        """NPF paper's VCONV: 3x3 same convs, no pooling, flatten -> dense -> classes; the arguments
+        of :meth:`gconv` (``in_channels=3, image_size=32, num_classes=10, channels=(64, 64, 128, 128),
+        dense=(256, 256), bias=False``)."""
+        return replace(cls.gconv(*args, **kwargs), pool="flatten")
 
     @classmethod
     def gconv(

@@ -1,5 +1,6 @@
 """Figures of a multi-seed run drawn from its mean ± std table: the main metric per row as bars from
-zero with ± one std error bars over seeds."""
+zero with ± one std error bars over seeds; and the side-by-side figure of ``neuralpaths compare``
+(one panel per common metric, one bar per run)."""
 
 from __future__ import annotations
 
@@ -58,4 +59,29 @@ def aggregate_figure(title: str, rows: Sequence[dict], seeds: int, path: Path) -
     ax.grid(axis="y", alpha=0.3)
     short = title if len(title) <= 80 else title[:77] + "…"
     ax.set_title(f"{short}\n{metric}: mean ± std over {seeds} seeds", fontsize=9)
+    return save_figure(fig, path)
+
+
+def compare_figure(
+    metrics: Sequence[str], runs: Sequence[str], values: np.ndarray, stds: np.ndarray, path: Path
+) -> Path:
+    """One panel per metric, one bar per run (± std where the run averaged seeds), saved at ``path``.
+
+    Shape:
+        ``values, stds: (metrics, runs)``; a std of 0 draws no error bar.
+    """
+    cols = min(4, len(metrics))
+    rows = -(-len(metrics) // cols)
+    fig = Figure(figsize=(3.2 * cols, 2.9 * rows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    xs = np.arange(len(runs))
+    for ax, metric, mean, std in zip(axes, metrics, values, stds):
+        ax.bar(xs, mean, yerr=np.where(std > 0, std, np.nan), capsize=3, color=[f"C{i % 10}" for i in xs])
+        ax.set_xticks(xs, [r if len(r) <= 18 else r[:17] + "…" for r in runs], rotation=30, ha="right")
+        ax.set_title(metric if len(metric) <= 48 else metric[:47] + "…", fontsize=8)
+        bars_from_zero(ax, [*(mean + std), *(mean - std)])
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{len(metrics)} metrics common to {len(runs)} runs", fontsize=10)
     return save_figure(fig, path)

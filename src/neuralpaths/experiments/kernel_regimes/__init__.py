@@ -39,6 +39,16 @@ accuracy equal to the float64 one within one test point. ``neuralpaths resume`` 
 takes seconds. ``--preset paper`` trains the net with the official Adam protocol (lr 1e-4, batch 32,
 100 epochs) and adds n = 20 000: measured 15.0 min on 2 CPU threads (2.6 min training, ~1.5 min per
 empirical-NTK or closed-form Gram pair, 30 s per Cholesky at n = 20 000), 8.9 GB peak memory.
+``--preset full`` goes to all of MNIST: the net trained on the 60 000 training images (``val_size =
+0``, last epoch) and n = 1000 … 20 000, 60 000 with NPK random, NPK trained and NTK ∞; ``solver =
+"auto"`` solves the sizes whose Gram and Cholesky copy do not fit in half the available memory
+(here n = 60 000) by the iterative solver, the kernel passed as a callable and computed by blocks
+(its lower triangle stored in float32, 7.2 GB; PCG to relative residual ``tol = 1e-6``; no
+kernel–target alignment for those sizes). Not run yet; estimated from
+``benchmarks/bench_krr_iterative.py`` (NTK ∞ at n = 5000, 1 thread on a shared machine: 0.45 µs per
+kernel entry, 28 CG iterations): ~20–25 min for the NTK ∞ at n = 60 000 (2.4e9 kernel entries: the
+lower triangle and the test kernel), the NPKs cheaper per entry, plus ~5 min per kernel for
+n ≤ 20 000: about 1–1.5 h and ~10 GB peak memory in all.
 
 Measured (default preset, seed 0; test accuracy % on the 10 000 test points, n = 1000 / 2000 /
 5000 / 10000):

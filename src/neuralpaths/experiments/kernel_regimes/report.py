@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,16 @@ def _style_plot(ax, results: dict, name: str, values: list[float]) -> None:
     )
 
 
+def _accuracy_axes(ax, sizes, xlabel: str, title: str) -> None:
+    """Log axis of training sizes (ticks at the measured sizes), test accuracy, legend."""
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+
+
 def plot(results: dict, out: Path) -> list[Path]:
     figs, paths = out / "figures", []
     sizes = results["train_sizes"]
@@ -148,16 +159,12 @@ def plot(results: dict, out: Path) -> list[Path]:
     ax.axhline(
         net["test_acc"], color="k", ls=":", lw=1.5, label=f"the trained net itself ({net['n_train']} points)"
     )
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.minorticks_off()
-    ax.set(
-        xlabel="training points n (nested class-balanced subsets)",
-        ylabel="test accuracy (%)",
-        title=f"Kernel regression on MNIST ({results['n_test']} test points), kernels of a {arch} ReLU net",
+    _accuracy_axes(
+        ax,
+        sizes,
+        "training points n (nested class-balanced subsets)",
+        f"Kernel regression on MNIST ({results['n_test']} test points), kernels of a {arch} ReLU net",
     )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
     paths.append(save_figure(fig, figs / "accuracy_vs_n.png"))
 
     with_matrix = "alignment" in results
@@ -166,7 +173,8 @@ def plot(results: dict, out: Path) -> list[Path]:
     a1 = axes[0]
     for name in results["kernels"]:
         per = results["kernels"][name]["n"]
-        _style_plot(a1, results, name, [per[str(n)]["alignment"] for n in sizes])
+        align = [per[str(n)]["alignment"] for n in sizes]  # None: an iterative solve (no whole K)
+        _style_plot(a1, results, name, [math.nan if a is None else a for a in align])
     a1.set_xscale("log")
     a1.set_xticks(sizes, [str(s) for s in sizes])
     a1.minorticks_off()
@@ -217,14 +225,10 @@ def plot_seeds(per_seed: dict[int, dict], out: Path) -> list[Path]:
         )
     nets = [r["net"]["test_acc"] for r in runs]
     ax.axhline(float(np.mean(nets)), color="k", ls=":", lw=1.5, label="the trained net itself (mean)")
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.minorticks_off()
-    ax.set(
-        xlabel="training points n",
-        ylabel="test accuracy (%)",
-        title=f"Kernel regression on MNIST: mean ± std over {len(runs)} seeds ({preset_label(out)})",
+    _accuracy_axes(
+        ax,
+        sizes,
+        "training points n",
+        f"Kernel regression on MNIST: mean ± std over {len(runs)} seeds ({preset_label(out)})",
     )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
     return [save_figure(fig, out / "figures" / "accuracy_vs_n_seeds.png")]

@@ -31,6 +31,7 @@ from neuralpaths.io import atomic_torch_save, load_checkpoint
 from neuralpaths.kernels import (
     KernelRegressor,
     accuracy,
+    choose_solver,
     kernel_alignment,
     npk,
     npk_limit,
@@ -45,6 +46,13 @@ from neuralpaths.progress import progress_bar
 from ..common import cached, resolve_device, train, train_config
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+SOLVERS = ("cholesky", "iterative", "auto")
+
+
+def solver_for(n: int, solver: str) -> str:
+    """The solver of training size ``n``: ``solver``, or for ``"auto"`` the estimator's choice."""
+    return choose_solver(n) if solver == "auto" else solver
+
 
 # --- the kernels compared, each a function (model, x1, x2) -> (n1, n2), and their scoring -------------
 KERNELS = {
@@ -101,6 +109,41 @@ def regress(
     }
 
 
+def regress_iterative(
+    kernel: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    x_test: Tensor,
+    y: Tensor,
+    y_test: Tensor,
+    ridge: float,
+    tol: float,
+    num_classes: int = 10,
+) -> dict:
+    """:func:`regress` without the ``(n, n)`` kernel: ``kernel(a, b)`` computed by blocks inside
+    the iterative solver (:mod:`neuralpaths.kernels.solvers`); ``tr K`` from the diagonal blocks. No
+    kernel–target alignment (it needs all of ``K``).
+
+    Shape:
+        ``x: (n, d_in)``, ``x_test: (m, d_in)``, labels ``y: (n,)``, ``y_test: (m,)``.
+    """
+    targets = one_hot(y, num_classes, dtype=torch.float64)
+    start = time.perf_counter()
+    trace = sum(float(kernel(x[s : s + 500], x[s : s + 500]).diagonal().sum()) for s in range(0, len(x), 500))
+    lam = ridge * trace / len(x)
+    reg = KernelRegressor(ridge=lam, kernel=kernel, solver="iterative", tol=tol).fit(x, targets)
+    pred = reg.predict(x_test)
+    return {
+        "test_acc": 100 * accuracy(pred, y_test),
+        "alignment": None,
+        "lambda": lam,
+        "jitter": reg.jitter_,
+        "solver": reg.solver_,
+        "n_iter": reg.n_iter_,
+        "residual": reg.residual_,
+        "seconds_solve": time.perf_counter() - start,
+    }
+
+
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
@@ -120,6 +163,11 @@ class Config:
     gram_dtype: str = "float64"  # "float32" halves memory and time; regression is always float64
     align_points: int = 1000  # points for the kernel-vs-kernel alignment (0: skip)
     threads: int = 2
+    # kernel regression: "cholesky" (exact, the (n, n) Gram in memory), "iterative" (the kernel by
+    # blocks, never the whole Gram: PCG, relative residual tol) or "auto" (iterative where the Gram
+    # and its Cholesky copy would not fit in half the available memory)
+    solver: str = "cholesky"
+    tol: float = 1e-6
 
 
 def _check(cfg: Config) -> None:
@@ -139,6 +187,10 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"align_points must be 0 (skip) or >= 2, got {cfg.align_points}")
     if cfg.init not in SCHEMES:
         raise ConfigError(f"init must be one of {SCHEMES}, got {cfg.init!r}")
+    if cfg.solver not in SOLVERS:
+        raise ConfigError(f"solver must be one of {SOLVERS}, got {cfg.solver!r}")
+    if not 0 < cfg.tol < 1:
+        raise ConfigError(f"tol (relative residual of the iterative solver) must be in (0, 1), got {cfg.tol}")
     if cfg.n_test < 1 or cfg.n_net < 0:
         raise ConfigError(f"n_test must be >= 1 and n_net >= 0 (0: all), got {cfg.n_test} and {cfg.n_net}")
 
@@ -216,9 +268,11 @@ def run_kernel(name: str, cfg: Config, nets: dict, data: Splits, order: np.ndarr
     paths = {n: ck / f"{name}-n{n}.json" for n in sizes}
     missing = [n for n in sizes if not paths[n].exists()]
 
+    exact = [n for n in missing if solver_for(n, cfg.solver) == "cholesky"]
+
     @functools.cache
     def grams() -> tuple[Tensor, Tensor, float]:
-        xm = x[: max(missing)].to(dtype)
+        xm = x[: max(exact)].to(dtype)
         start = time.perf_counter()
         K, K_test = f(model, xm, None), f(model, x_test, xm)  # (m, m), (n_test, m)
         return K, K_test, time.perf_counter() - start
@@ -228,12 +282,33 @@ def run_kernel(name: str, cfg: Config, nets: dict, data: Splits, order: np.ndarr
         row = {"n": n, **regress(K[:n, :n], K_test[:, :n], y[:n], data.y_test, cfg.ridge)}
         return {**row, "seconds_gram": seconds}
 
-    rows = {str(n): cached(paths[n], score, n) for n in sizes}
+    def blockwise(a: Tensor, b: Tensor) -> Tensor:  # float64 blocks of the kernel for the solver
+        return f(model, a.to(dtype), b.to(dtype)).double()
+
+    def score_iterative(n: int) -> dict:
+        row = regress_iterative(
+            blockwise, x[:n].double(), x_test.double(), y[:n], data.y_test, cfg.ridge, cfg.tol
+        )
+        return {"n": n, **row, "seconds_gram": None}  # the kernel's blocks are timed in seconds_solve
+
     block_path = ck / f"{name}-align{cfg.align_points}.pt"
     block = load_checkpoint(block_path) if block_path.exists() else None
-    if block is None and cfg.align_points and missing and cfg.align_points <= max(missing):
-        block = grams()[0][: cfg.align_points, : cfg.align_points].double().clone()
-        atomic_torch_save(block_path, block)
+
+    def save_block() -> None:  # from the exact Grams, before they are freed
+        nonlocal block
+        if block is None and cfg.align_points and exact and cfg.align_points <= max(exact):
+            block = grams()[0][: cfg.align_points, : cfg.align_points].double().clone()
+            atomic_torch_save(block_path, block)
+
+    rows = {}
+    for n in sizes:
+        if n in missing and n not in exact:
+            save_block()
+            grams.cache_clear()  # free the exact Grams before the large iterative solve
+            rows[str(n)] = cached(paths[n], score_iterative, n)
+        else:
+            rows[str(n)] = cached(paths[n], score, n)
+    save_block()
     grams.cache_clear()
     if block is None and cfg.align_points:
         block = f(model, x[: cfg.align_points].to(dtype), None).double()

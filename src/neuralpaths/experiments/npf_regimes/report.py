@@ -178,18 +178,24 @@ def plot(results: dict, out: Path) -> list[Path]:
     ref = reference(results)
     if ref:
         vals = [ref[1].get(n, (np.nan, 0.0)) for n in names]
-        ax.bar(xs - 0.27, ours, 0.27, label="ours, best-val epoch")
-        ax.bar(xs, best, 0.27, label="ours, best test epoch")
         means, stds = [v[0] for v in vals], [v[1] for v in vals]
-        ax.bar(xs + 0.27, means, 0.27, yerr=stds, label="paper (best test, 5 runs)")
+        bars = [
+            ax.bar(xs - 0.27, ours, 0.27, label="ours, best-val epoch"),
+            ax.bar(xs, best, 0.27, label="ours, best test epoch"),
+            ax.bar(xs + 0.27, means, 0.27, yerr=stds, label="paper (best test, 5 runs)"),
+        ]
         top = max(*ours, *best, *(np.nan_to_num(np.add(means, stds))))
         title = f"Accuracy per regime, this run ({preset_label(out)}) vs the official NPF table ({ref[0]})"
     else:
-        ax.bar(xs - 0.2, ours, 0.4, label="ours, best-val epoch")
-        ax.bar(xs + 0.2, best, 0.4, label="ours, best test epoch")
+        bars = [
+            ax.bar(xs - 0.2, ours, 0.4, label="ours, best-val epoch"),
+            ax.bar(xs + 0.2, best, 0.4, label="ours, best test epoch"),
+        ]
         top = max(*ours, *best)
         title = "Accuracy per regime" + _arch_title(results) + " (no reference row in the NPF table)"
     ax.set(xticks=xs, xticklabels=[LABELS[n] for n in names], ylabel="test accuracy (%)")
+    for b in bars:  # bars start at 0, so the values are written on them
+        ax.bar_label(b, fmt="%.1f", fontsize=6, padding=1)
     bars_from_zero(ax, [top], top=max(100.0, top) * 1.05)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
