@@ -1,6 +1,6 @@
 """Checks of the library's public inputs, shared by every public function.
 
-Each check raises :class:`TypeError` (wrong kind of value) or :class:`ValueError` (right kind, bad
+Each check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, bad
 value) with a one-line message that names the argument and says what to do; valid values come back
 normalised (``positive_int`` returns an ``int``, ``real`` a ``float``). Tensor checks cost at most
 one reduction per tensor (``torch.isfinite(x).all()``) and belong at the public boundary, never in

@@ -28,7 +28,7 @@ test accuracy, and the path norm ``‖v‖₂`` (all paths, bias paths included:
 The headline numbers are the last epoch's. Besides the full float32 runs, a float64 check: both inits
 take ``invariance_steps`` steps of each optimizer on the same batches, and the largest gap between
 their outputs on 256 test images is recorded (``results["invariance"]``). Verdicts follow a stated rule
-(:mod:`.report`): *unaffected* = float64 relative gap ≤ 1e-6 and final runs within 0.5 points of test
+(``report.py``): *unaffected* = float64 relative gap ≤ 1e-6 and final runs within 0.5 points of test
 accuracy and a factor 1.5 of training loss. The basis-path norm is not tracked (see
 :mod:`neuralpaths.optim` for why).
 
