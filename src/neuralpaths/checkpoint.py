@@ -87,7 +87,8 @@ def save_checkpoint(path: Path, epoch: int, cfg: TrainConfig, state: dict, rngs:
 
 
 def best_state(checkpoint: str | Path) -> dict[str, Tensor]:
-    """The best-validation weights stored in a :func:`~neuralpaths.train.fit` checkpoint (``model.load_state_dict`` them)."""
+    """The best-validation weights stored in a :func:`~neuralpaths.train.fit` checkpoint (give them to
+    ``model.load_state_dict``)."""
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
