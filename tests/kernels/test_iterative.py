@@ -2,6 +2,8 @@
 by blocks): equal to the Cholesky solve, the preconditioner's effect, the automatic choice, the
 recorded residual and iterations, the blockwise operator and the parameter errors."""
 
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -169,3 +171,19 @@ def test_bad_solver_parameters(params, match):
     reg = KernelRegressor(**params)  # validated in fit, not at construction
     with pytest.raises(ValueError, match=match):
         reg.fit(x, y)
+
+
+def test_a_float32_store_does_not_keep_the_float64_blocks_alive():
+    """Building the store holds at most the block being converted (a kept view of each float64 block
+    once doubled the peak memory: 22 GB instead of 7 GB at n = 60 000)."""
+    refs, alive = [], []
+    X = torch.randn(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        alive.append(sum(r() is not None for r in refs))
+        out = a @ b.T + 1.0
+        refs.append(weakref.ref(out))
+        return out
+
+    KernelOperator(kernel, X, store_dtype=torch.float32, block_rows=50)
+    assert len(alive) == 6 and max(alive) <= 1

@@ -126,10 +126,10 @@ class KernelOperator:
                 b = self._block(s, e)
                 self.blocks.append(b.to(store_dtype))
                 spent += size
-                diag.append(b[:, s:e].diagonal())
+                diag.append(b[:, s:e].diagonal().clone())  # a copy: a view would keep b alive
             else:
                 self.blocks.append(None)
-                diag.append(kernel(X[s:e], X[s:e]).to(self.dtype).diagonal())
+                diag.append(kernel(X[s:e], X[s:e]).to(self.dtype).diagonal().clone())
         self.stored_bytes = spent
         self._diag = torch.cat(diag)
 
