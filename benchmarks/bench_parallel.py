@@ -6,7 +6,8 @@ subprocess (process start-up, imports and, for Ray, starting the local instance 
 this is the time a user waits). The baseline is the sequential run of the same command.
 
 Usage: ``python benchmarks/bench_parallel.py [--experiment npk-alignment] [--seeds 0,1,2,3]
-[--jobs 2] [--no-ray]``
+[--jobs 2] [--no-ray] [--set KEY=VALUE ...]`` (``--set``: a heavier trial than the smoke preset, so
+that process start-up does not dominate).
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ def timed_run(experiment: str, seeds: str, out: Path, extra: list[str]) -> float
     return seconds
 
 
+def without_times(value):
+    """``value`` with every dict key naming ``seconds`` dropped, at any depth (wall times differ)."""
+    if isinstance(value, dict):
+        return {k: without_times(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [without_times(v) for v in value]
+    return value
+
+
 def numbers(out: Path, seeds: list[int]) -> dict[int, dict]:
-    """Each seed's results without wall times (keys naming ``seconds``)."""
-    per = {}
-    for s in seeds:
-        results = json.loads((out / f"seed-{s}" / "results.json").read_text())
-        per[s] = {k: v for k, v in results.items() if "seconds" not in k}
-    return per
+    """Each seed's results without wall times (keys naming ``seconds``, at any depth)."""
+    return {s: without_times(json.loads((out / f"seed-{s}" / "results.json").read_text())) for s in seeds}
 
 
 def differing(a: dict[int, dict], b: dict[int, dict]) -> list[str]:
@@ -68,11 +74,13 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2,3")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--no-ray", action="store_true", help="skip the Ray mode")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    modes = {"sequential": [], f"jobs {args.jobs}": ["--jobs", str(args.jobs)]}
+    sets = [a for kv in args.overrides for a in ("--set", kv)]  # a heavier trial than smoke
+    modes = {"sequential": sets, f"jobs {args.jobs}": ["--jobs", str(args.jobs), *sets]}
     if not args.no_ray:
-        modes["ray (local instance)"] = ["--ray"]
+        modes["ray (local instance)"] = ["--ray", *sets]
     times, same, loads = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
         for i, (mode, extra) in enumerate(modes.items()):
@@ -92,7 +100,9 @@ def main() -> None:
     save(
         "parallel",
         {
-            "command": f"neuralpaths run {args.experiment} --preset smoke --seeds {args.seeds}",
+            "command": " ".join(
+                ["neuralpaths run", args.experiment, "--preset smoke --seeds", args.seeds, *sets]
+            ),
             "seconds": times,
             "speedup": {m: base / t for m, t in times.items()},
             "identical_per_seed_numbers": same,

@@ -14,7 +14,7 @@ from neuralpaths.data import load_dataset
 from neuralpaths.errors import ConfigError
 from neuralpaths.kernels import npk, nu, one_hot, target_alignment
 
-from ..common import train, train_config
+from ..common import resolve_device, train, train_config
 from .models import REGIMES, Nets, arch_name, describe, flat_inputs, load_builder
 from .report import LABELS
 
@@ -22,7 +22,7 @@ from .report import LABELS
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
-    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): training and the NPK
     dataset: str = "mnist"  # "mnist", "fashion-mnist", "cifar10" (with data_dir), "digits"
     data_dir: str = ""  # folder of the data set files (CIFAR-10: cifar-10-batches-py)
     arch: str = "fc"  # "fc" (widths), "vconv" / "gconv" (channels, dense), "resnet" (channels, blocks)
@@ -65,8 +65,9 @@ def _gate_analysis(
     out, kernels = {}, {}
     with torch.no_grad():
         gates = {k: gates_of(m, x) for k, m in nets.items()}
+        dev = resolve_device(cfg.device)
         for k, m in nets.items():
-            h = npk(m, x)
+            h = npk(m.to(dev), x.to(dev)).cpu()  # on the run's device, back on the CPU
             kernels[k] = h
             targets = one_hot(y, data.num_classes, off=-1.0, dtype=torch.float64)  # (n, classes) of ±1
             out[k] = {

@@ -18,7 +18,7 @@ from neuralpaths.kernels import KernelRegressor, accuracy, npk, ntk, nu
 from neuralpaths.models import DGN, MLP, init_layers_
 from neuralpaths.progress import progress_bar
 
-from ..common import train, train_config
+from ..common import resolve_device, train, train_config
 
 REGIMES = ("relu", "frnpf-di", "frnpf-ii")
 
@@ -26,7 +26,7 @@ REGIMES = ("relu", "frnpf-di", "frnpf-ii")
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
-    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): training and kernels
     classes: tuple[int, ...] = (4, 7)  # labels -1, +1
     n_per_class: int = 100  # the first n training examples of each class
     widths: tuple[int, ...] = (100, 100, 100, 100, 100)  # "depth 6, width 100"
@@ -85,18 +85,21 @@ def _kernel_stats(k: torch.Tensor, k_test: torch.Tensor, y: torch.Tensor, y_test
 
 
 @torch.no_grad()
-def measure(model: torch.nn.Module, data: Splits, gates0: list, with_ntk: bool) -> dict:
+def measure(
+    model: torch.nn.Module, data: Splits, gates0: list, with_ntk: bool, device: str | torch.device = "cpu"
+) -> dict:
     """On the training points: ν of the NPK (and NTK), the test accuracy of kernel regression with
-    each kernel, and the fraction of gates changed since ``gates0``."""
-    m = copy.deepcopy(model).double()
-    x, xt = data.x_train.double(), data.x_test.double()
+    each kernel, and the fraction of gates changed since ``gates0``. Kernels are computed on
+    ``device`` and brought back to the CPU."""
+    m = copy.deepcopy(model).double().to(device)
+    x, xt = data.x_train.double().to(device), data.x_test.double().to(device)
     y, yt = data.y_train.double(), data.y_test.double()
-    gates = m.gates(x)
+    gates = [g.cpu() for g in m.gates(x)]
     changed = sum(int((a != b).sum()) for a, b in zip(gates, gates0)) / sum(a.numel() for a in gates)
     out = {"gates_changed": changed}
-    out["nu_npk"], out["kr_acc_npk"] = _kernel_stats(npk(m, x), npk(m, xt, x), y, yt)
+    out["nu_npk"], out["kr_acc_npk"] = _kernel_stats(npk(m, x).cpu(), npk(m, xt, x).cpu(), y, yt)
     if with_ntk:
-        k, kt = ntk(m, x, wrt="trainable"), ntk(m, xt, x, wrt="trainable")
+        k, kt = ntk(m, x, wrt="trainable").cpu(), ntk(m, xt, x, wrt="trainable").cpu()
         out["nu_ntk"], out["kr_acc_ntk"] = _kernel_stats(k, kt, y, yt)
     return out
 
@@ -109,7 +112,7 @@ def _one_run(cfg: Config, data: Splits, regime: str, run: int, out: Path, bar) -
     gates0 = [g.double() for g in copy.deepcopy(model).double().gates(data.x_train.double())]
     stages = sorted({*range(cfg.every, cfg.epochs + 1, cfg.every), cfg.epochs})
     if not records:
-        records.append({"epoch": 0, **measure(model, data, gates0, cfg.ntk)})
+        records.append({"epoch": 0, **measure(model, data, gates0, cfg.ntk, resolve_device(cfg.device))})
         records[0]["test_acc"] = _test_acc(model, data)
         atomic_write_json_recorded(record_path, records)
     train_cfg = train_config(cfg, loss="mse", seed=1000 * cfg.seed + run, progress=False)
@@ -131,7 +134,7 @@ def _one_run(cfg: Config, data: Splits, regime: str, run: int, out: Path, bar) -
         records.append(
             {
                 "epoch": e,
-                **measure(model, data, gates0, cfg.ntk),
+                **measure(model, data, gates0, cfg.ntk, resolve_device(cfg.device)),
                 "test_acc": 100 * rec["test_acc"],
                 "train_loss": rec["train_loss"],
                 "train_acc": 100 * rec["train_acc"],
