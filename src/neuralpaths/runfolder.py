@@ -70,6 +70,16 @@ class RunLock:
         os.close(self.fd)
 
 
+def make_folder(out: Path) -> None:
+    """Create ``out`` and its parents, or say in one line why it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"cannot write to {out}: it is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+
+
 def check_inside(out: Path) -> None:
     """Refuse a run folder holding symbolic links (a write through one could land outside it)."""
     for p in [out, *out.rglob("*")] if out.is_dir() else []:

@@ -57,6 +57,7 @@ from .runfolder import (
     RunLock,
     check_seeds,
     claim,
+    make_folder,
     read_record,
 )
 from .runs import (  # noqa: F401 (re-exported: reading finished runs)
@@ -90,12 +91,7 @@ def _status(out: Path, state: str, **extra: Any) -> None:
 @contextmanager
 def _held(out: Path, record: dict, resume: bool, top: Path) -> Iterator[None]:
     """Create or check ``out``, hold its lock, and keep ``status.json`` truthful whatever happens."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"cannot write to {out}: it is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+    make_folder(out)
     with RunLock(out):
         claim(out, record, resume)
         atomic_write_json(out / "config.json", record)

@@ -24,7 +24,15 @@ from .config import make_config, presets
 from .errors import ConfigError, RunFolderError, UserError
 from .io import atomic_write_json, write_rows_csv
 from .parallel import Outcome, TrialsFailed, check_executor, failure_message, run_trials
-from .runfolder import MAX_RESULTS_BYTES, RunLock, check_inside, claim, read_record, read_small_json
+from .runfolder import (
+    MAX_RESULTS_BYTES,
+    RunLock,
+    check_inside,
+    claim,
+    make_folder,
+    read_record,
+    read_small_json,
+)
 from .runner import SWEEP_RECORD, _status, check_config, finished, make_trial
 
 
@@ -103,12 +111,7 @@ def _finished_outcome(trial_dir: Path, record: dict, cfg: Any) -> Outcome:
 @contextmanager
 def _held_sweep(out: Path) -> Iterator[None]:
     """Hold the sweep folder's lock; ``status.json`` says running, then what became of it."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"cannot write to {out}: it is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot write to {out}: {e.strerror or e}") from None
+    make_folder(out)
     with RunLock(out):
         check_inside(out)
         _status(out, "running", pid=os.getpid())
