@@ -28,13 +28,13 @@ from neuralpaths.kernels import (
 from neuralpaths.losses import evaluate
 from neuralpaths.models import init_layers_, resnet
 
-from ..common import cached, train, train_config
+from ..common import cached, resolve_device, train, train_config
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
-    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): training and kernels
     dataset: str = "mnist"  # "mnist", "fashion-mnist", "cifar10" (with data_dir), "digits"
     data_dir: str = ""
     channels: tuple[int, ...] = (8, 16, 16)  # per stage (layer1, layer2, ...)
@@ -131,12 +131,14 @@ def kernel_stats(h: Tensor, total: Tensor, y: Tensor, num_classes: int, split) -
 
 
 @torch.no_grad()
-def measure(net: nn.Module, x: Tensor, y: Tensor, num_classes: int, split) -> tuple[dict, dict]:
+def measure(
+    net: nn.Module, x: Tensor, y: Tensor, num_classes: int, split, device: str | torch.device = "cpu"
+) -> tuple[dict, dict]:
     """Per-part and total statistics, and the kernels (``{label: H_p}``, ``"total"``)."""
-    m = copy.deepcopy(net).double().eval()
-    x = x.double()
-    parts = npk_parts(m, x)
-    total = npk(m, x)
+    m = copy.deepcopy(net).double().eval().to(device)
+    x = x.double().to(device)
+    parts = {key: h.cpu() for key, h in npk_parts(m, x).items()}  # on ``device``, back on the CPU
+    total = npk(m, x).cpu()
     err = float((sum(parts.values()) - total).norm() / total.norm())
     stats = {
         "parts": {k: kernel_stats(h, total, y, num_classes, split) for k, h in parts.items()},
@@ -153,11 +155,13 @@ def path_shares(net: nn.Module, in_shape: tuple[int, ...]) -> dict[str, float]:
     return {k: n / total for k, n in counts.items()}
 
 
-def _stage(out: Path, net: nn.Module, x: Tensor, y: Tensor, k: int, split, name: str) -> dict:
+def _stage(
+    out: Path, net: nn.Module, x: Tensor, y: Tensor, k: int, split, name: str, device: str = "cpu"
+) -> dict:
     """Measure the kernels at stage ``name``: their statistics, thumbnails, and (saved beside them in
     ``kernels_<name>.pt``) the kernels themselves."""
     start = time.perf_counter()
-    stats, kernels = measure(net, x, y, k, split)
+    stats, kernels = measure(net, x, y, k, split, resolve_device(device))
     stats["seconds"] = time.perf_counter() - start
     step = max(1, len(x) // 100)
     stats["thumbnails"] = {
@@ -191,7 +195,9 @@ def run(cfg: Config, out: Path) -> dict:
     init_loss, init_acc = evaluate(net, data.x_test, data.y_test)
 
     def stage(name: str) -> dict:  # the kernels of the net as it is now (a resumed run loads them)
-        return cached(out / f"kernels_{name}.json", _stage, out, net, x, y, data.num_classes, split, name)
+        return cached(
+            out / f"kernels_{name}.json", _stage, out, net, x, y, data.num_classes, split, name, cfg.device
+        )
 
     init = stage("init")
     _, trained_record = train(
