@@ -267,17 +267,8 @@ def resume(
     _, record, run_dir = load_run(run_dir)
     if finished(run_dir):
         return run_dir
-    return run_experiment(
-        record["experiment"],
-        record["preset"],
-        record["overrides"],
-        record["seeds"],
-        run_dir,
-        progress,
-        resume=True,
-        jobs=jobs,
-        ray=ray,
-    )
+    what = (record["experiment"], record["preset"], record["overrides"], record["seeds"])
+    return run_experiment(*what, run_dir, progress, resume=True, jobs=jobs, ray=ray)
 
 
 def sweep(*args: Any, **kwargs: Any) -> Path:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from neuralpaths.data import Splits
+from neuralpaths.data import Splits, load_dataset
 from neuralpaths.errors import ConfigError
 from neuralpaths.io import atomic_write_json_recorded, metrics_logger, read_json_recorded, truncate_jsonl
 from neuralpaths.train import History, TrainConfig, best_state, fit
@@ -216,3 +216,17 @@ def num_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def load_data(cfg: Any, **kwargs: Any) -> Splits:
+    """The data set a config names: its ``dataset`` with ``data_dir``, ``val_size``, ``seed``,
+    ``n_train`` and ``n_test`` (0 or empty: the default) where the config has them; ``kwargs``
+    (e.g. ``flatten``) pass through."""
+    fields = {
+        "data_dir": getattr(cfg, "data_dir", "") or None,
+        "val_size": cfg.val_size,
+        "seed": cfg.seed,
+        "n_train": getattr(cfg, "n_train", 0) or None,
+        "n_test": getattr(cfg, "n_test", 0) or None,
+    }
+    return load_dataset(cfg.dataset, **fields, **kwargs)

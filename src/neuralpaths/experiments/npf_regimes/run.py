@@ -10,11 +10,10 @@ import numpy as np
 import torch
 
 from neuralpaths import gates as gates_of
-from neuralpaths.data import load_dataset
 from neuralpaths.errors import ConfigError
 from neuralpaths.kernels import npk, nu, one_hot, target_alignment
 
-from ..common import resolve_device, train, train_config
+from ..common import load_data, resolve_device, train, train_config
 from .models import REGIMES, Nets, arch_name, describe, flat_inputs, load_builder
 from .report import LABELS
 
@@ -110,15 +109,7 @@ def _arch_record(cfg: Config, net: torch.nn.Module, data) -> dict:
 
 def run(cfg: Config, out: Path) -> dict:
     _check(cfg)
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=cfg.data_dir or None,
-        val_size=cfg.val_size,
-        seed=cfg.seed,
-        n_train=cfg.n_train or None,
-        n_test=cfg.n_test or None,
-        flatten=flat_inputs(cfg),
-    )
+    data = load_data(cfg, flatten=flat_inputs(cfg))
     nets = Nets(cfg, data)  # checks the architecture (and a user's builder) before training
     kind = arch_name(cfg)
     results: dict = {

@@ -11,7 +11,6 @@ import torch
 from torch import Tensor, nn
 
 from neuralpaths import count_paths, sub_architecture_paths
-from neuralpaths.data import load_dataset
 from neuralpaths.errors import ConfigError
 from neuralpaths.graph import describe
 from neuralpaths.io import atomic_torch_save, load_checkpoint
@@ -28,7 +27,7 @@ from neuralpaths.kernels import (
 from neuralpaths.losses import evaluate
 from neuralpaths.models import init_layers_, resnet
 
-from ..common import cached, resolve_device, train, train_config
+from ..common import cached, load_data, resolve_device, train, train_config
 
 
 @dataclass(frozen=True)
@@ -173,13 +172,7 @@ def _stage(
 
 def run(cfg: Config, out: Path) -> dict:
     _check(cfg)
-    data = load_dataset(
-        cfg.dataset,
-        data_dir=cfg.data_dir or None,
-        val_size=cfg.val_size,
-        seed=cfg.seed,
-        n_train=cfg.n_train or None,
-    )
+    data = load_data(cfg)
     if len(data.in_shape) != 3:
         raise ConfigError(f"resnet-ensemble needs image inputs (C, H, W), got {data.in_shape}")
     net = _net(cfg, data.in_shape, data.num_classes)
