@@ -28,10 +28,10 @@ Sohl-Dickstein et al. 2020 and neural-tangents' ``parameterization="standard"``)
 the net has (trainable) biases. In the ``"ntk"`` parameterisation a bias enters as ``σ_b²``. The
 NNGP is the covariance ``E[f(x) f(x')]`` of the output at initialisation.
 
-All three kernels are elementwise recursions on ``(n1, n2)`` matrices; they are computed
-``block_size`` rows of ``x1`` at a time (peak memory ``≈ 8 · block_size · n2`` numbers beyond the
-``(n1, n2)`` result, instead of several full ``(n1, n2)`` temporaries per layer; also faster, since
-a block's temporaries stay in cache). ``x2=None`` results are exactly symmetric.
+All three kernels are elementwise recursions on ``(n1, n2)`` matrices, evaluated in place on small
+tiles (:mod:`neuralpaths.kernels.arccos`), ``block_size`` rows of ``x1`` at a time (peak memory
+``block_size · n2`` numbers beyond the ``(n1, n2)`` result). ``x2=None`` results are exactly
+symmetric (the lower triangle is computed and mirrored).
 
 Calling convention (every kernel of the library): ``K(arch, x1, x2=None, *, block_size, progress,
 ...)`` with ``arch`` an :class:`~neuralpaths.models.arch.Arch` (or a library model; fully connected:
@@ -47,17 +47,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..checks import check_pair, check_tensor, optional_block_size, real
-from ..progress import progress_bar
-from .gram import mirror_lower_
+from ..checks import check_pair, check_tensor, real
+from .arccos import BLOCK_SIZE, arccos_kernels, relu_layers, tiled
 
-BLOCK_SIZE = 128  # rows per block (measured at n = 10 000, depth 6: 128 < 512 < 1024 < unblocked)
+__all__ = ["BLOCK_SIZE", "arccos_kernels", "npk_limit", "relu_nngp", "relu_ntk"]
 PARAMETERIZATIONS = ("ntk", "standard")
 GATINGS = ("relu", "linear", "shallow")
 
@@ -123,64 +122,6 @@ def _widths(widths: int | Sequence[int], depth: int) -> tuple[int, ...]:
     return ns
 
 
-def _by_rows(
-    fn: Callable[[Tensor, Tensor], Tensor],
-    x1: Tensor,
-    x2: Tensor | None,
-    block_size: int | None,
-    desc: str,
-    progress: bool | None = None,
-) -> Tensor:
-    """``fn(x1, x2)`` of an elementwise closed form, ``block_size`` rows of ``x1`` at a time
-    (``None``: :data:`BLOCK_SIZE`); ``x2=None`` is made exactly symmetric from the lower triangle."""
-    block_size = optional_block_size("block_size", block_size) or BLOCK_SIZE
-    other = x1 if x2 is None else x2
-    if block_size >= len(x1):
-        out = fn(x1, other)
-    else:
-        out = x1.new_empty(len(x1), len(other))
-        starts = range(0, len(x1), block_size)
-        bar = progress_bar(
-            starts, desc=desc, unit="block", enabled=progress, delay=2.0 if progress is None else 0
-        )
-        for s in bar:
-            out[s : s + block_size] = fn(x1[s : s + block_size], other)
-    return mirror_lower_(out) if x2 is None else out
-
-
-def arccos_kernels(cov: Tensor, v1: Tensor, v2: Tensor) -> tuple[Tensor, Tensor]:
-    """``(κ₁, κ₀)`` of centred Gaussian pairs with covariances ``cov`` and variances ``v1``, ``v2``.
-
-    A zero-variance input (``u = 0``) gives ``κ₁ = κ₀ = 0`` (``relu'(0) = 0``).
-
-    Shape:
-        ``cov: (n1, n2), v1: (n1,), v2: (n2,) -> (n1, n2), (n1, n2)``.
-    """
-    norm = torch.sqrt(v1[:, None] * v2[None, :])
-    pos = norm > 0
-    cos = torch.where(pos, cov / torch.where(pos, norm, 1.0), 0.0).clamp(-1.0, 1.0)
-    theta = torch.arccos(cos)
-    k1 = norm * (torch.sin(theta) + (math.pi - theta) * cos) / (2 * math.pi)
-    k0 = torch.where(pos, (math.pi - theta) / (2 * math.pi), 0.0)
-    return k1, k0
-
-
-def _nngp_layers(x1: Tensor, x2: Tensor, depth: int, sw2: float, sb2: float):
-    """``[(Σ_l, κ₀(Σ_l)) for l = 1..d]`` (``κ₀`` of the last layer unused) and the variances."""
-    d_in = x1.shape[1]
-    cov = sw2 * (x1 @ x2.T) / d_in + sb2
-    v1 = sw2 * (x1 * x1).sum(1) / d_in + sb2
-    v2 = sw2 * (x2 * x2).sum(1) / d_in + sb2
-    layers = []
-    for _ in range(depth - 1):
-        k1, k0 = arccos_kernels(cov, v1, v2)
-        layers.append((cov, k0))
-        cov = sw2 * k1 + sb2
-        v1, v2 = sw2 * v1 / 2 + sb2, sw2 * v2 / 2 + sb2  # κ₁(v, v) = v/2
-    layers.append((cov, None))
-    return layers
-
-
 def relu_nngp(
     arch,
     x1: Tensor | None = None,
@@ -202,9 +143,13 @@ def relu_nngp(
     net, x1, x2 = _resolve("relu_nngp", arch, x1, x2, depth, None, None)
     depth = net.depth
     _inputs(x1, x2, depth, sigma_w, sigma_b, check_finite)
-    sw2, sb2 = sigma_w**2, sigma_b**2
-    fn = lambda a, b: _nngp_layers(a, b, depth, sw2, sb2)[-1][0]
-    return _by_rows(fn, x1, x2, block_size, "NNGP", progress)
+    sw2, sb2, d_in = sigma_w**2, sigma_b**2, x1.shape[1]
+
+    def kernel(gram: Tensor, sq1: Tensor, sq2: Tensor) -> Tensor:
+        *_, (cov, _) = relu_layers(gram, sq1, sq2, d_in, depth, sw2, sb2)
+        return cov
+
+    return tiled(kernel, x1, x2, block_size, "NNGP", progress)
 
 
 def relu_ntk(
@@ -242,33 +187,26 @@ def relu_ntk(
     _inputs(x1, x2, depth, sigma_w, sigma_b, check_finite)
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"unknown parameterization {parameterization!r}: use one of {PARAMETERIZATIONS}")
-    sw2, sb2 = sigma_w**2, sigma_b**2
-    if parameterization == "ntk":
-
-        def kernel(a: Tensor, b: Tensor) -> Tensor:
-            layers = _nngp_layers(a, b, depth, sw2, sb2)
-            theta = layers[0][0]
-            for (cov, _), (_, k0_prev) in zip(layers[1:], layers[:-1]):
-                theta = cov + sw2 * k0_prev * theta
-            return theta
-
-        return _by_rows(kernel, x1, x2, block_size, "NTK", progress)
-    if net.widths is None:
+    sw2, sb2, d_in = sigma_w**2, sigma_b**2, x1.shape[1]
+    if parameterization == "ntk":  # Θ_1 = Σ_1, Θ_{l+1} = Σ_{l+1} + σ_w² κ₀(Σ_l) Θ_l
+        coef, const = [1.0] * depth, [0.0] * depth
+    elif net.widths is None:
         raise ValueError("parameterization='standard' needs the hidden widths: pass an Arch")
-    fan_in = [x1.shape[1], *net.widths]
-    bias_term = float(sigma_b > 0 if bias is None else bias)
+    else:  # the same recursion with the terms n_{l−1} (Σ_l − σ_b²)/σ_w² + [bias]
+        fan_in = [d_in, *net.widths]
+        bias_term = float(sigma_b > 0 if bias is None else bias)
+        coef = [f / sw2 for f in fan_in]
+        const = [bias_term - f * sb2 / sw2 for f in fan_in]
 
-    def standard(a: Tensor, b: Tensor) -> Tensor:
-        layers = _nngp_layers(a, b, depth, sw2, sb2)
-        theta, p = torch.zeros_like(layers[0][0]), torch.ones_like(layers[0][0])
-        for l in range(depth - 1, -1, -1):  # noqa: E741 - layer index as in the formulas
-            cov, k0 = layers[l]
-            if l < depth - 1:
-                p = sw2 * k0 * p
-            theta = theta + (fan_in[l] * (cov - sb2) / sw2 + bias_term) * p
+    def kernel(gram: Tensor, sq1: Tensor, sq2: Tensor) -> Tensor:
+        theta = torch.zeros_like(gram)
+        for l, (cov, k0) in enumerate(relu_layers(gram, sq1, sq2, d_in, depth, sw2, sb2)):  # noqa: E741
+            theta.add_(cov, alpha=coef[l]).add_(const[l])
+            if k0 is not None:
+                theta.mul_(k0).mul_(sw2)
         return theta
 
-    return _by_rows(standard, x1, x2, block_size, "NTK", progress)
+    return tiled(kernel, x1, x2, block_size, "NTK", progress)
 
 
 def npk_limit(
@@ -322,18 +260,11 @@ def npk_limit(
         raise ValueError(f"unknown value_input {value_input!r}: use 'x' or 'ones'")
     sw2, sb2, d_in = sigma_w**2, sigma_b**2, x1.shape[1]
 
-    def kernel(a: Tensor, b: Tensor) -> Tensor:
-        cov = sw2 * (a @ b.T) / d_in + sb2
-        v1 = sw2 * (a * a).sum(1) / d_in + sb2
-        v2 = sw2 * (b * b).sum(1) / d_in + sb2
-        out = a @ b.T if value_input == "x" else torch.full_like(cov, float(d_in))
-        for _ in range(depth - 1):
-            k1, k0 = arccos_kernels(cov, v1, v2)
-            out = out * k0
-            if gating == "relu":
-                cov, v1, v2 = sw2 * k1 + sb2, sw2 * v1 / 2 + sb2, sw2 * v2 / 2 + sb2
-            elif gating == "linear":
-                cov, v1, v2 = sw2 * cov + sb2, sw2 * v1 + sb2, sw2 * v2 + sb2
+    def kernel(gram: Tensor, sq1: Tensor, sq2: Tensor) -> Tensor:
+        out = gram.clone() if value_input == "x" else torch.full_like(gram, float(d_in))
+        for _, k0 in relu_layers(gram, sq1, sq2, d_in, depth, sw2, sb2, gating):
+            if k0 is not None:
+                out.mul_(k0)
         return out
 
-    return _by_rows(kernel, x1, x2, block_size, "NPK limit", progress)
+    return tiled(kernel, x1, x2, block_size, "NPK limit", progress)

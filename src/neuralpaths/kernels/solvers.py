@@ -10,7 +10,8 @@ targets: 10 columns per pass). Three choices make it cheap:
   else float32: ``2 n²`` bytes, 7.2 GB at n = 60 000), so the kernel, whose closed forms cost far
   more per entry than a multiply-add, is evaluated once (half of ``n²`` entries) and every CG
   iteration is a memory-bound read of the stored half (``y[s:e] += B v[:e]``,
-  ``y[:s] += B[:, :s]ᵀ v[s:e]``). Blocks beyond the budget are recomputed at every product.
+  ``y[:s] += B[:, :s]ᵀ v[s:e]``, by column chunks that are converted to float64 in cache). Blocks
+  beyond the budget are recomputed at every product.
 - *Randomly pivoted Cholesky* (Chen, Epperly, Tropp & Webber 2023, block version) picks ``rank``
   pivots with probability proportional to the diagonal of the current residual kernel: a Nyström
   approximation ``K ≈ F Fᵀ`` as accurate as the best-known column samplers, from ``rank`` kernel
@@ -42,6 +43,7 @@ from torch import Tensor
 
 KernelFn = Callable[[Tensor, Tensor], Tensor]
 BLOCK_ENTRIES = 1 << 24  # kernel entries per row block of the operator (128 MiB in float64)
+CHUNK_ENTRIES = 1 << 18  # stored entries per product chunk (2 MiB in float64: stays in cache)
 MEMORY_FRACTION = 0.5  # of the available memory: Cholesky's two (n, n) matrices, or the kernel store
 FALLBACK_MEMORY = 8 << 30  # bytes assumed available when the system does not say
 
@@ -154,14 +156,23 @@ class KernelOperator:
         self.passes += 1
         if self.K is not None:
             return self.K @ V
-        out = torch.zeros_like(V)
+        VT = V.T.contiguous()  # (k, n): right-hand sides as rows, 1.8x faster products than (n, k)
+        out = torch.zeros_like(VT)  # (k, n)
+        buf = V.new_empty(CHUNK_ENTRIES)  # a stored chunk in the product's dtype, reused
         for s, b in zip(self.starts, self.blocks):
             e = min(s + self.rows, self.n)
-            b = self._block(s, e) if b is None else b.to(self.dtype)
-            out[s:e] += b @ V[:e]
-            if s:
-                out[:s] += b[:, :s].T @ V[s:e]
-        return out
+            b = self._block(s, e) if b is None else b  # (e − s, e)
+            width = max(1, CHUNK_ENTRIES // (e - s))
+            for c in range(0, e, width):  # column chunks: converted in cache, each read once
+                ce = min(c + width, e)
+                chunk = b[:, c:ce]
+                if chunk.dtype != V.dtype:
+                    chunk = buf[: chunk.numel()].view(chunk.shape).copy_(chunk)
+                out[:, s:e] += VT[:, c:ce] @ chunk.T
+                left = min(ce, s) - c  # columns of the chunk left of the diagonal block: mirrored
+                if left > 0:
+                    out[:, c : c + left] += VT[:, s:e] @ chunk[:, :left]
+        return out.T.contiguous()
 
     def columns(self, idx: Tensor) -> Tensor:
         """``K[:, idx]``. Shape: ``(s,) -> (n, s)``."""
