@@ -1,6 +1,7 @@
 """Trials in parallel: worker processes (``--jobs``) and Ray tasks (``--ray``) give the sequential
 numbers; a failed trial leaves the others to finish, is reported, and ``resume`` re-runs only it;
-results come back from a worker that cannot see the run folder."""
+results come back from a worker that cannot see the run folder; inside one run, ``map_trials`` runs
+an experiment's own trials in worker processes, in order, with the threads shared out."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from neuralpaths import cli, experiments, runner
+from neuralpaths.errors import ConfigError
+from neuralpaths.experiments.common import num_threads
 from neuralpaths.io import read_json
-from neuralpaths.parallel import TrialsFailed
+from neuralpaths.parallel import TrialsFailed, map_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = [0, 1, 2, 3]
@@ -110,6 +114,34 @@ def test_failed_seed_leaves_a_partial_summary_and_resumes(tmp_path, monkeypatch)
     assert read_json(out / "results.json")["seeds"] == [0, 1, 2] and "failed" not in read_json(
         out / "results.json"
     )
+
+
+# --- trials inside one run (map_trials) -----------------------------------------------------------
+def seeded_draw(item: int) -> tuple[int, float, int, int]:
+    """A trial that seeds itself: (item, its draw, torch threads, pid). Top level: workers import it."""
+    if item < 0:
+        raise ValueError(f"item {item} is refused")
+    draw = float(torch.randn(3, generator=torch.Generator().manual_seed(item)).sum())
+    return item, draw, torch.get_num_threads(), os.getpid()
+
+
+def test_map_trials_gives_the_loop_results_in_order_with_the_threads_shared_out():
+    items = [4, 0, 3, 1, 2]
+    with num_threads(2):
+        loop = map_trials(seeded_draw, items, progress=False)
+        workers = map_trials(seeded_draw, items, jobs=2, progress=False)
+    assert [r[:2] for r in workers] == [r[:2] for r in loop] and [r[0] for r in loop] == items
+    assert {r[2] for r in loop} == {2} and {r[3] for r in loop} == {os.getpid()}  # jobs=1: in-process
+    assert {r[2] for r in workers} == {1} and os.getpid() not in {r[3] for r in workers}
+    assert map_trials(seeded_draw, [], jobs=2) == []
+
+
+def test_map_trials_raises_a_trials_error_and_refuses_bad_jobs():
+    with pytest.raises(ValueError, match="item -1 is refused"):
+        map_trials(seeded_draw, [0, -1, 2], jobs=2, progress=False)
+    for jobs in (0, 1.5, True, 257):
+        with pytest.raises(ConfigError, match="jobs must be an integer from 1 to 256"):
+            map_trials(seeded_draw, [0], jobs=jobs)
 
 
 # --- Ray -----------------------------------------------------------------------------------------

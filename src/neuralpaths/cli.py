@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parallel(w)
     for name, text in (
         ("resume", "continue an interrupted run or sweep (failed trials run again)"),
-        ("show", "print a run's tables"),
-        ("plot", "redraw a run's figures and report from saved results"),
+        ("show", "print a run's or sweep's tables (a sweep: grid points, mean ± std over seeds, failures)"),
+        ("plot", "redraw a run's or sweep's figures and report from saved results"),
     ):
         c = sub.add_parser(name, help=text)
         c.add_argument("run_dir")

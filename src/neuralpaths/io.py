@@ -9,13 +9,15 @@ different result. (The digest detects damage and accidental edits; it is not a s
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -92,13 +94,36 @@ def metrics_logger(out: str | os.PathLike, **tags: Any) -> Callable[[dict], None
     return lambda record: append_jsonl(path, {**tags, **record})
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[int]:
+    """An ``flock`` on ``path`` (created if missing) while a process appends to or rewrites it, so
+    that the worker processes of one run (:func:`~neuralpaths.parallel.map_trials`) never lose each
+    other's lines; a file replaced while we waited is opened again. Yields the open descriptor."""
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
-    """Append one JSON line (a single write of a whole line; readers skip a torn last line)."""
+    """Append one JSON line (a single write of a whole line, under the file's lock; readers skip a
+    torn last line)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(_jsonable(record)) + "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
+    data = line.encode("utf-8")
+    with _locked(path) as fd:
+        while data:
+            data = data[os.write(fd, data) :]
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -120,11 +145,12 @@ def truncate_jsonl(path: str | os.PathLike, keep: Callable[[dict], bool]) -> int
     path = Path(path)
     if not path.exists():
         return 0
-    records = read_jsonl(path)
-    kept = [r for r in records if isinstance(r, dict) and keep(r)]
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if len(kept) != len(lines):
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    with _locked(path):  # no other process appends meanwhile (its line would go to the replaced file)
+        records = read_jsonl(path)
+        kept = [r for r in records if isinstance(r, dict) and keep(r)]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(kept) != len(lines):
+            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
     return len(lines) - len(kept)
 
 

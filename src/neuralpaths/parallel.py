@@ -7,6 +7,10 @@ preset, overrides, seed, folder); :func:`execute` runs it wherever it lands and 
 trials go on. :func:`run_trials` runs a list of trials with progress ``done / running / failed``.
 Worker processes are started with ``spawn`` (torch and ``fork`` do not mix), each with its own
 number of torch threads and no progress bars.
+
+Inside one run, :func:`map_trials` runs an experiment's independent trials (seeds, widths, regimes
+of its own grid) the same way: a picklable top-level function over a list of items, ``jobs`` at a
+time, results in the order of the items.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from .errors import UserError, shorten
+from .errors import ConfigError, UserError, shorten
 from .progress import progress_bar, set_progress
 
 MAX_JOBS = 256
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,11 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def check_jobs(jobs: Any) -> int:
+def check_jobs(jobs: Any, name: str = "--jobs") -> int:
+    """``jobs``, after checking it is an integer from 1 to :data:`MAX_JOBS` (``name`` says which
+    setting in the :class:`~neuralpaths.errors.ConfigError` otherwise)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
-        raise UserError(f"--jobs must be an integer from 1 to {MAX_JOBS}; got {shorten(jobs, 20)}")
+        raise ConfigError(f"{name} must be an integer from 1 to {MAX_JOBS}; got {shorten(jobs, 20)}")
     return jobs
 
 
@@ -190,3 +199,70 @@ def trial_threads(cfg: Any) -> int:
 def trial_gpus(cfg: Any) -> int:
     """GPUs a trial asks for: 1 when its ``device`` setting names CUDA."""
     return 1 if str(getattr(cfg, "device", "cpu")).strip().lower().startswith("cuda") else 0
+
+
+def map_trials(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int = 1,
+    *,
+    desc: str = "trials",
+    progress: bool = True,
+) -> list[R]:
+    """``[fn(item) for item in items]``, ``jobs`` items at a time: the independent trials inside one
+    run (an experiment's own grid of seeds, widths, regimes).
+
+    With ``jobs=1`` (or one item) a plain loop in this process. Otherwise ``min(jobs, len(items))``
+    worker processes (``spawn``), each with ``max(1, torch.get_num_threads() // workers)`` torch
+    threads and no progress bars of its own; ``fn`` must then be a picklable top-level function (or a
+    ``functools.partial`` of one) and ``items`` and the results picklable, tensors on the CPU. A
+    trial must seed itself (from its item), never rely on the random state a previous trial left:
+    then the results are the same whatever ``jobs`` is (given the same number of threads per trial).
+    The first error stops the other workers and is raised here; what finished trials saved (e.g.
+    :func:`~neuralpaths.experiments.common.cached` stages) stays for ``resume``.
+
+    Args:
+        fn: one trial, ``fn(item) -> result``.
+        items: the trials' inputs.
+        jobs: trials at once, 1 to :data:`MAX_JOBS`.
+        desc: the progress bar's label; it counts finished trials ``done/total``.
+        progress: draw the progress bar (also subject to :func:`~neuralpaths.progress.set_progress`).
+
+    Returns:
+        The results, in the order of ``items``.
+    """
+    items, jobs = list(items), check_jobs(jobs, "jobs")
+    workers = min(jobs, len(items))
+    with progress_bar(total=len(items), desc=desc, unit="trial", enabled=progress) as bar:
+        if workers <= 1:
+            results = []
+            for item in items:
+                results.append(fn(item))
+                bar.update()
+            return results
+        return _map_in_processes(fn, items, workers, bar.update)
+
+
+def _map_in_processes(fn: Callable[[T], R], items: list[T], workers: int, tick: Callable[[], Any]) -> list[R]:
+    threads = max(1, torch.get_num_threads() // workers)
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
+    results: list[Any] = [None] * len(items)
+    try:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for f in cf.as_completed(futures):
+            try:
+                results[futures[f]] = f.result()
+            except BrokenProcessPool as e:  # a worker died (killed, out of memory)
+                raise RuntimeError(
+                    f"a worker process died ({one_line(e, 200)}); a script starting trials must guard "
+                    "its code with `if __name__ == '__main__':`"
+                ) from e
+            tick()
+    except BaseException:  # an error or an interrupt: stop the others now, then raise
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results

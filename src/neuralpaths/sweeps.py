@@ -1,7 +1,9 @@
 """Sweeps: every combination of a grid of config values, one run folder (trial) each, in one sweep
 folder with ``sweep.json`` (experiment, preset, overrides, grid), ``status.json``, ``sweep.csv``
 (the first table of every trial, grid values first), ``points.csv`` (one row per grid point: its
-state and metrics) and ``report.md``.
+state and metrics) and ``report.md``; with a ``seed`` axis in the grid, the report adds the mean ±
+std over seeds of every other grid point, and its figure with error bars. ``neuralpaths show`` and
+``neuralpaths plot`` read a sweep folder back through the same tables (:mod:`neuralpaths.runs`).
 
 Trials run one at a time, in worker processes or on Ray (:mod:`neuralpaths.parallel`); a failed
 trial leaves the others to finish and is listed in the report. ``neuralpaths resume SWEEP`` keeps
@@ -93,6 +95,11 @@ def sweep(
         outcomes.update(run_trials(trials, jobs, ray, progress))
         outcomes = {label_of(c): outcomes[label_of(c)] for c, _ in points}
         failed = write_sweep_report(out, experiment, record, outcomes)
+        if failed:
+            errors = {label: outcomes[label].error for label in failed}
+            _status(out, "failed", failed=failed, errors=errors, resume=f"neuralpaths resume {out}")
+        else:
+            _status(out, "done", points=len(outcomes))
     if failed:
         raise TrialsFailed(failure_message(outcomes, out))
     return out
@@ -126,14 +133,22 @@ def _held_sweep(out: Path) -> Iterator[None]:
             raise
 
 
-def write_sweep_report(out: Path, experiment: Any, record: dict, outcomes: dict[str, Outcome]) -> list[str]:
-    """``sweep.csv``, ``points.csv``, ``report.md`` and the status; the labels of failed trials."""
+def sweep_tables(experiment: Any, record: dict, outcomes: dict[str, Outcome]) -> dict[str, Any]:
+    """What a sweep's report and ``neuralpaths show`` hold, from its trials' outcomes (by label).
+
+    Returns:
+        ``points``: one row per grid point (grid values, ``state``, the numbers of its first table,
+        ``seconds``; a failed one its ``error``); ``title`` and ``rows``: the first table of every
+        finished trial, grid values first; ``over_seeds``: with a ``seed`` axis in the grid, one row
+        per point of the other axes with the mean ± std over its finished seeds (``c`` and
+        ``c_std``) and their number (else empty); ``failed``: ``{label: error}``.
+    """
     combos = {label_of(c): c for c in combinations(record["grid"])}
-    long_rows, points, failed, title = [], [], [], "results"
+    long_rows, points, failed, title = [], [], {}, "results"
     for label, outcome in outcomes.items():
         grid_values = {k: report._cli_value(v) for k, v in combos[label].items()}
         if not outcome.ok:
-            failed.append(label)
+            failed[label] = outcome.error
             points.append({**grid_values, "state": "failed", "error": outcome.error})
             continue
         tables = experiment.tables(outcome.results)
@@ -141,7 +156,33 @@ def write_sweep_report(out: Path, experiment: Any, record: dict, outcomes: dict[
         long_rows += [{**grid_values, **r} for r in first]
         seconds = outcome.results.get("seconds")
         points.append({**grid_values, "state": "done", **report.flatten_rows(first), "seconds": seconds})
-    write_rows_csv(out / "sweep.csv", long_rows)
+    over = _over_seeds(list(record["grid"]), points) if len(record["grid"].get("seed", [])) > 1 else []
+    return {"points": points, "title": title, "rows": long_rows, "over_seeds": over, "failed": failed}
+
+
+def _over_seeds(axes: list[str], points: list[dict]) -> list[dict]:
+    """Mean ± std over the ``seed`` axis of the finished grid points' numbers, per point of the others."""
+    others = [k for k in axes if k != "seed"]
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        done = groups.setdefault(tuple(p[k] for k in others), [])
+        if p["state"] == "done":
+            done.append({k: v for k, v in p.items() if k not in (*axes, "state", "seconds")})
+    rows = []
+    for key, done in groups.items():
+        mean = report.aggregate_rows([[r] for r in done])[0] if done else {}
+        rows.append({**dict(zip(others, key)), "seeds": len(done), **mean})
+    return rows
+
+
+def write_sweep_report(out: Path, experiment: Any, record: dict, outcomes: dict[str, Outcome]) -> list[str]:
+    """``sweep.csv``, ``points.csv``, ``report.md`` and, with a seed axis, the figure of the mean ±
+    std over seeds (``figures/sweep_mean_std.png``); the labels of failed trials."""
+    from .plots.seeds import aggregate_figure
+
+    t = sweep_tables(experiment, record, outcomes)
+    points, failed = t["points"], t["failed"]
+    write_rows_csv(out / "sweep.csv", t["rows"])
     write_rows_csv(out / "points.csv", points)
     lines = [
         f"# {experiment.name} sweep ({record['preset']} preset)",
@@ -153,18 +194,21 @@ def write_sweep_report(out: Path, experiment: Any, record: dict, outcomes: dict[
         "",
         report.markdown_table([{k: v for k, v in p.items() if k != "error"} for p in points]),
     ]
-    if long_rows:
-        lines += [f"## {title} (every grid point)", "", report.markdown_table(long_rows)]
+    if t["over_seeds"]:
+        seeds = len(record["grid"]["seed"])
+        lines += [f"## Mean ± std over seeds (of {seeds}; `seeds`: how many finished)", ""]
+        lines += [report.markdown_table(t["over_seeds"])]
+        title = f"{experiment.name} sweep: {t['title']}"
+        path = aggregate_figure(title, t["over_seeds"], seeds, out / "figures" / "sweep_mean_std.png")
+        lines += [f"![{path.stem}]({path.relative_to(out).as_posix()})", ""] if path is not None else []
+    if t["rows"]:
+        lines += [f"## {t['title']} (every grid point)", "", report.markdown_table(t["rows"])]
     if failed:
         lines += ["## Failed trials", ""]
-        lines += [f"- `{p}`: {outcomes[p].error}" for p in failed] + [""]
+        lines += [f"- `{label}`: {error}" for label, error in failed.items()] + [""]
     lines += ["## Trial reports", ""] + [f"- [{label}]({label}/report.md)" for label in outcomes]
     report.atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
-    if failed:
-        _status(out, "failed", failed=failed, resume=f"neuralpaths resume {out}")
-    else:
-        _status(out, "done", points=len(points))
-    return failed
+    return list(failed)
 
 
 def read_sweep_record(out: Path) -> dict:

@@ -45,6 +45,19 @@ def test_smoke_results_have_the_issue_keys_and_a_stated_outcome(smoke):
     assert names == {"steps_vs_depth.png", "npk_spectrum.png", "ntk_deviation_and_limit.png"}
 
 
+def test_smoke_with_two_jobs_gives_every_trials_numbers_unchanged(smoke, tmp_path):
+    """``jobs=2``: the grid's trials run in two worker processes, each seeding itself — the same
+    numbers as the in-process loop (wall times aside), in the same order; the record says 2 jobs."""
+    out = runner.run_experiment("dgn-depth", "smoke", {"jobs": 2}, out=tmp_path / "run", progress=False)
+    res, (_, loop) = read_json(out / "results.json"), smoke
+    timeless = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+    for key in ("runs", "kernels_only", "limit"):
+        assert timeless(res[key]) == timeless(loop[key]), key
+    assert res["limit_check"] == loop["limit_check"]
+    assert res["settings"]["jobs"] == 2 and loop["settings"]["jobs"] == 1
+    assert read_json(out / "config.json")["config"]["jobs"] == 2
+
+
 def test_smoke_limit_check_passes_at_the_largest_width(smoke):
     _, res = smoke
     check = res["limit_check"]
@@ -173,6 +186,7 @@ def test_verdict_reads_the_depth_curve(medians, shape, best):
         ({"init": "torch"}, "init='torch'"),
         ({"depths": (0, 2)}, "depths must be"),
         ({"dataset": "nope"}, "dataset='nope'"),
+        ({"jobs": 0}, "jobs must be an integer from 1 to 256; got 0"),
     ],
 )
 def test_rejects_bad_config(tmp_path, override, message):

@@ -51,6 +51,21 @@ def test_smoke_run_has_the_issue_keys_and_figures(smoke):
     }
 
 
+def test_two_jobs_give_every_runs_numbers_unchanged(smoke, tmp_path):
+    """``jobs=2``: the (data set, run) trials train in two worker processes, each seeding itself — the
+    same per-epoch numbers as the in-process loop, in the same order, and every epoch logged once."""
+    out = runner.run_experiment("gate-adaptation", "smoke", {"jobs": 2}, out=tmp_path / "run", progress=False)
+    res, loop = read_json(out / "results.json"), read_json(smoke / "results.json")
+    assert res["runs"] == loop["runs"] and res["regimes"] == loop["regimes"]
+    assert res["setup"]["jobs"] == 2 and loop["setup"]["jobs"] == 1
+    epochs = lambda folder: sorted(
+        (r["regime"], r["run"], r["epoch"]) for r in read_jsonl(folder / "metrics.jsonl")
+    )
+    assert epochs(out) == epochs(smoke)
+    with pytest.raises(ConfigError, match="jobs must be an integer from 1 to 256; got 0"):
+        EXP.check(runner.make_config(EXP, "smoke", {"jobs": 0}))
+
+
 def test_report_states_the_outcome_with_the_numbers(smoke):
     res = read_json(smoke / "results.json")
     text = (smoke / "report.md").read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ from torch import Tensor, nn
 
 from neuralpaths.data import DATASETS, load_dataset
 from neuralpaths.errors import ConfigError
+from neuralpaths.io import read_json_recorded
 from neuralpaths.kernels import npk, npk_limit, ntk, value_ntk_constant
 from neuralpaths.models import DGN, GATINGS, MLP, Arch, init_layers_
-from neuralpaths.progress import progress_bar
+from neuralpaths.parallel import check_jobs, map_trials
 
 from ..common import cached, resolve_device
 from .descent import descend
@@ -56,6 +58,7 @@ class Config:
     smallest: int = 5  # least eigenvalues of H / tr H recorded
     top: int = 5  # leading eigenvalues compared with the limit
     threads: int = 1
+    jobs: int = 1  # trials (kind, width, depth, seed) at once, in worker processes; the same numbers
     device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where kernels and training run
 
 
@@ -82,6 +85,7 @@ def _check(cfg: Config) -> None:
         )
     if min(cfg.smallest, cfg.top) < 1 or max(cfg.smallest, cfg.top) > cfg.n:
         raise ConfigError(f"smallest and top must lie in [1, n={cfg.n}], got {cfg.smallest}, {cfg.top}")
+    check_jobs(cfg.jobs, "jobs")
 
 
 def _data(cfg: Config) -> tuple[Tensor, Tensor, str]:
@@ -212,27 +216,42 @@ def limit_check(cfg: Config, records: list[dict]) -> dict:
     return out
 
 
+def trial(cfg: Config, x: Tensor, y: Tensor, item: tuple[str, str, int, int, int]) -> dict:
+    """One trial of the grid, saved at its stage file (a top-level function: worker processes run it).
+
+    Args:
+        item: ``(stage file, kind, width, depth, seed)``; kind ``"dgn"`` or ``"relu"``: kernels at
+            init, then training (:func:`one_run`); ``"init"``: the DGN's kernels only
+            (:func:`kernels_only`). Each trial draws its model from its own seed.
+
+    Shape:
+        ``x: (n, d_in)``, ``y: (n,)``, on any device (moved to ``cfg.device``).
+    """
+    path, kind, w, d, s = item
+    device = resolve_device(cfg.device)
+    x, y = x.to(device), y.to(device)
+    if kind == "init":
+        return cached(Path(path), kernels_only, cfg, x, w, d, s)
+    return cached(Path(path), one_run, cfg, x, y, kind, w, d, s)
+
+
 def run(cfg: Config, out: Path) -> dict:
     _check(cfg)
     device = resolve_device(cfg.device)
     x, y, summary = _data(cfg)
-    x, y = x.to(device), y.to(device)
     kinds = ["dgn", "relu"] if cfg.relu else ["dgn"]
     stages = out / "checkpoints"
     grid = [(k, w, d, s) for k in kinds for w in cfg.widths for d in cfg.depths for s in range(cfg.seeds)]
     extra = [(w, d, s) for w in cfg.kernel_widths for d in cfg.depths for s in range(cfg.seeds)]
+    items = [(str(stages / f"{k}-w{w}-depth{d}-seed{s}.json"), k, w, d, s) for k, w, d, s in grid]
+    items += [(str(stages / f"init-w{w}-depth{d}-seed{s}.json"), "init", w, d, s) for w, d, s in extra]
     start = time.perf_counter()
-    runs, init_only = [], []
-    with progress_bar(total=len(grid) + len(extra), desc="depth x width runs", unit="run") as bar:
-        for kind, w, d, s in grid:
-            path = stages / f"{kind}-w{w}-depth{d}-seed{s}.json"
-            runs.append(cached(path, one_run, cfg, x, y, kind, w, d, s))
-            bar.update()
-        for w, d, s in extra:
-            init_only.append(
-                cached(stages / f"init-w{w}-depth{d}-seed{s}.json", kernels_only, cfg, x, w, d, s)
-            )
-            bar.update()
+    todo = [item for item in items if not Path(item[0]).exists()]  # the rest finished earlier (resume)
+    done = map_trials(partial(trial, cfg, x, y), todo, cfg.jobs, desc="depth x width runs")
+    fresh = dict(zip((item[0] for item in todo), done))
+    records = [fresh[path] if path in fresh else read_json_recorded(path) for path, *_ in items]
+    runs, init_only = records[: len(grid)], records[len(grid) :]
+    x, y = x.to(device), y.to(device)
     limit = [cached(stages / f"limit-depth{d}.json", limit_record, cfg, x, y, d) for d in cfg.depths]
     return {
         "data": summary,
@@ -248,6 +267,7 @@ def run(cfg: Config, out: Path) -> dict:
             "lr_fraction": cfg.lr_fraction,
             "margin": cfg.margin,
             "centre": cfg.centre,
+            "jobs": cfg.jobs,
         },
         "runs": runs,
         "kernels_only": init_only,

@@ -29,6 +29,8 @@ with 1 torch thread while the 2 shared cores carried a load of 5–10). ``--pres
 Fashion-MNIST (Debian package ``dataset-fashion-mnist`` or ``--set data_dir=FOLDER``; a one-line
 error when absent), ``--preset both`` both data sets (one not installed is skipped and reported),
 ``--preset paper`` the NPF paper's FC protocol (5×128, all data, Adam 1e-4, batch 32, 30 epochs).
+``--set jobs=N`` trains N of the (data set, run) trials at once in worker processes (each seeds
+itself: the same numbers; the torch threads are shared out among them).
 
 Measured (default preset, seed 0, final test accuracy, mean of 2 runs; gates changed since init;
 centred alignment init → final): FRNPF 93.28 % (0 %; 0.377 flat); ReLU 94.49 % (34.2 %; 0.379 →

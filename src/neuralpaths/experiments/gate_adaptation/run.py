@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from neuralpaths.errors import ConfigError, DataNotFoundError
 from neuralpaths.io import atomic_write_json_recorded, read_json_recorded
 from neuralpaths.losses import evaluate
 from neuralpaths.models import Arch, ReLUNet
+from neuralpaths.parallel import check_jobs, map_trials
 from neuralpaths.progress import progress_bar
 
 from ..common import resolve_device, train, train_config
@@ -40,6 +42,7 @@ class Config:
     batch_size: int = 128
     epochs: int = 8
     threads: int = 1
+    jobs: int = 1  # runs (data set, run) at once, in worker processes; the same numbers
     device: str = "cpu"  # cpu | cuda | cuda:N | auto (CUDA if available): where training runs
 
 
@@ -56,6 +59,7 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"widths must be positive hidden widths, got {cfg.widths}")
     if cfg.data_dir and len(cfg.datasets) > 1:
         raise ConfigError("data_dir names one data set's folder: set datasets to that one data set too")
+    check_jobs(cfg.jobs, "jobs")
 
 
 def _load(cfg: Config, name: str) -> Splits:
@@ -119,6 +123,36 @@ def _one_run(cfg, data, sub, name, run, out, relu_trained, bar) -> tuple[list[di
     return records, model
 
 
+def trial(
+    cfg: Config,
+    loaded: dict[str, Splits],
+    subsets: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    out: str,
+    item: tuple[str, int],
+) -> list[dict]:
+    """One run on one data set: every regime in training order (``flnpf`` after ``relu``, whose
+    trained gates it copies), each seeded by ``1000 · seed + run``. A top-level function, so that
+    worker processes can run it.
+
+    Args:
+        loaded: the data sets by name; subsets: their fixed test subsets (:func:`_subset`).
+        out: the run folder (checkpoints, ``metrics.jsonl``).
+        item: ``(data set, run)``.
+
+    Returns:
+        One record per regime: ``{"dataset", "regime", "run", "epochs": [per-epoch measurements]}``.
+    """
+    ds, run_ = item
+    names = regime_names(cfg.regimes, cfg.betas)
+    relu, records = None, []
+    with progress_bar(total=len(names) * cfg.epochs, desc=f"{ds} run {run_}", unit="ep") as bar:
+        for name in names:
+            recs, model = _one_run(cfg, loaded[ds], subsets[ds], name, run_, Path(out), relu, bar)
+            relu = model if name == "relu" else relu
+            records.append({"dataset": ds, "regime": name, "run": run_, "epochs": recs})
+    return records
+
+
 def _summary(runs: list[list[dict]]) -> dict:
     """Mean (and std) over runs of the final test accuracy, gates changed and alignment."""
 
@@ -178,20 +212,20 @@ def run(cfg: Config, out: Path) -> dict:
         "datasets": list(loaded),
         "skipped": skipped,
         "data": {ds: d.summary() for ds, d in loaded.items()},
-        "setup": {"widths": list(cfg.widths), "epochs": cfg.epochs, "optimizer": cfg.optimizer, "lr": cfg.lr},
+        "setup": {
+            "widths": list(cfg.widths),
+            "epochs": cfg.epochs,
+            "optimizer": cfg.optimizer,
+            "lr": cfg.lr,
+            "jobs": cfg.jobs,
+        },
         "names": names,
         "runs": [],
     }
-    total = len(loaded) * len(names) * cfg.runs * cfg.epochs
-    with progress_bar(total=total, desc="epochs (all regimes)", unit="ep") as bar:
-        for ds, data in loaded.items():
-            sub = _subset(data, cfg.align_points)
-            for run_ in range(cfg.runs):
-                relu = None
-                for name in names:
-                    recs, model = _one_run(cfg, data, sub, name, run_, out, relu, bar)
-                    relu = model if name == "relu" else relu
-                    results["runs"].append({"dataset": ds, "regime": name, "run": run_, "epochs": recs})
+    subsets = {ds: _subset(data, cfg.align_points) for ds, data in loaded.items()}
+    items = [(ds, run_) for ds in loaded for run_ in range(cfg.runs)]
+    trials = map_trials(partial(trial, cfg, loaded, subsets, str(out)), items, cfg.jobs, desc="runs")
+    results["runs"] = [rec for records in trials for rec in records]
     by_dataset = {}
     for ds in loaded:
         rows = [r for r in results["runs"] if r["dataset"] == ds]
