@@ -18,7 +18,7 @@ from neuralpaths.experiments.dlgn_odt.run import make_model
 from neuralpaths.experiments.halfspace_2d.report import unpack_grid
 from neuralpaths.experiments.halfspace_2d.run import top_paths
 from neuralpaths.geometry import Hyperplanes, gating_hyperplanes, nearest_gating_distance
-from neuralpaths.io import load_checkpoint, read_json
+from neuralpaths.io import load_checkpoint, read_json, read_jsonl
 from neuralpaths.runner import make_config, run_experiment
 from tests.data.test_cifar import _write_cifar
 
@@ -87,6 +87,31 @@ def test_odt_resume_skips_finished_work(odt_run):
         }
         assert again["models"][name]["seconds"] < 1.0
     assert again["attraction"] == r["attraction"]
+
+
+def _timeless(obj):
+    """``obj`` without its wall times (every ``seconds`` entry) and the ``jobs`` setting."""
+    if isinstance(obj, dict):
+        return {k: _timeless(v) for k, v in obj.items() if k not in ("seconds", "jobs")}
+    if isinstance(obj, list):
+        return [_timeless(v) for v in obj]
+    return obj
+
+
+def test_odt_two_jobs_give_every_trainings_numbers_unchanged(odt_run, tmp_path):
+    """``jobs=2``: the (d, model, lr) trainings run in two worker processes, each seeding itself — the
+    same records (every lr tried, the best picked, the attraction) as the in-process loop, every
+    epoch logged once; ``jobs=0`` is refused."""
+    _, loop = odt_run
+    out = run_experiment("dlgn-odt", "smoke", {"jobs": 2}, out=tmp_path / "run", progress=False)
+    res = read_json(out / "results.json")
+    assert _timeless(res) == _timeless(loop) and res["jobs"] == 2 and loop["jobs"] == 1
+    epochs = lambda folder: sorted(
+        (r["d"], r["model"], r["lr"], r["epoch"]) for r in read_jsonl(folder / "metrics.jsonl")
+    )
+    assert epochs(out) == epochs(odt_run[0])
+    with pytest.raises(ConfigError, match="jobs must be an integer from 1 to 256; got 0"):
+        run_experiment("dlgn-odt", "smoke", {"jobs": 0}, out=tmp_path / "zero", progress=False)
 
 
 def test_odt_per_dim_settings_must_match_dims(tmp_path):

@@ -12,7 +12,7 @@ import torch
 
 from neuralpaths import runner
 from neuralpaths.errors import ConfigError
-from neuralpaths.io import read_json
+from neuralpaths.io import read_json, read_jsonl
 from neuralpaths.kernels import npk, ntk, shared_weight_npk, value_ntk_constant
 from neuralpaths.models import DGN, Arch
 from neuralpaths.paths import npf, path_index, unrolled_layers
@@ -107,8 +107,16 @@ def test_ntk_vs_npk_rejects_bad_config(tmp_path, override, message):
         runner.run_experiment("ntk-vs-npk", "smoke", overrides=override, out=tmp_path / "run", progress=False)
 
 
-def test_npk_alignment_smoke(tmp_path):
-    out = runner.run_experiment("npk-alignment", "smoke", out=tmp_path / "run", progress=False)
+@pytest.fixture(scope="module")
+def alignment(tmp_path_factory):
+    """The npk-alignment smoke run (one job): its folder."""
+    return runner.run_experiment(
+        "npk-alignment", "smoke", out=tmp_path_factory.mktemp("alignment") / "run", progress=False
+    )
+
+
+def test_npk_alignment_smoke(alignment):
+    out = alignment
     res = read_json(out / "results.json")
     relu, di, ii = (res["regimes"][r]["runs"] for r in ("relu", "frnpf-di", "frnpf-ii"))
     assert len(relu) == 2 and [rec["epoch"] for rec in relu[0]] == res["epochs"] == [0, 2, 4]
@@ -123,12 +131,28 @@ def test_npk_alignment_smoke(tmp_path):
     assert {p.name for p in (out / "figures").iterdir()} == {"nu_curves.png", "accuracy_and_gates.png"}
 
 
-def test_npk_alignment_rejects_bad_regime(tmp_path):
-    with pytest.raises(ConfigError, match="regimes must be among"):
+def test_npk_alignment_two_jobs_give_every_trials_numbers_unchanged(alignment, tmp_path):
+    """``jobs=2``: the (regime, run) trials train in two worker processes, each seeding itself — the
+    same measurements as the in-process loop, in the same order, and every epoch logged once."""
+    out = runner.run_experiment("npk-alignment", "smoke", {"jobs": 2}, out=tmp_path / "run", progress=False)
+    res, loop = read_json(out / "results.json"), read_json(alignment / "results.json")
+    assert res["regimes"] == loop["regimes"] and res["final"] == loop["final"]
+    assert res["epochs"] == loop["epochs"] and res["jobs"] == 2 and loop["jobs"] == 1
+    epochs = lambda folder: sorted(
+        (r["regime"], r["run"], r["epoch"]) for r in read_jsonl(folder / "metrics.jsonl")
+    )
+    assert epochs(out) == epochs(alignment)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"regimes": ("relu", "dlnpf")}, "regimes must be among"),
+        ({"jobs": 0}, "jobs must be an integer from 1 to 256; got 0"),
+    ],
+)
+def test_npk_alignment_rejects_bad_config(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
         runner.run_experiment(
-            "npk-alignment",
-            "smoke",
-            overrides={"regimes": ("relu", "dlnpf")},
-            out=tmp_path / "run",
-            progress=False,
+            "npk-alignment", "smoke", overrides=override, out=tmp_path / "run", progress=False
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from neuralpaths.data import ObliqueTree, Splits, cob_odt
 from neuralpaths.errors import ConfigError
 from neuralpaths.geometry import DEFAULT_RADII, Hyperplanes, attraction_rows, gating_hyperplanes
 from neuralpaths.models import DLGN, MLP
+from neuralpaths.parallel import check_jobs, map_trials
 
 from ..common import train, train_config
 
@@ -49,6 +51,7 @@ class Config:
     top_depth: int = 1  # "top-level splits": tree nodes at depth <= this
     radii: tuple[float, ...] = DEFAULT_RADII
     threads: int = 1  # torch threads while running (small nets: 1 is fastest); 0 leaves torch's setting
+    jobs: int = 1  # trainings (d, model, lr) at once, in worker processes; the same numbers
 
 
 def per_dim(cfg: Config, name: str, i: int):
@@ -70,6 +73,7 @@ def _check(cfg: Config) -> None:
             )
     if cfg.epochs < 1 or cfg.batches < 1 or cfg.eval_every < 1:
         raise ConfigError("epochs, batches and eval_every must be positive integers")
+    check_jobs(cfg.jobs, "jobs")
 
 
 def make_splits(n: int, d: int, depth: int, seed: int) -> tuple[Splits, ObliqueTree]:
@@ -81,6 +85,19 @@ def make_splits(n: int, d: int, depth: int, seed: int) -> tuple[Splits, ObliqueT
     x, y, tree = cob_odt(n, d, depth, seed=seed)
     a, b = n // 2, (3 * n) // 4
     return Splits(f"cob-odt-d{d}", x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 2), tree
+
+
+@lru_cache(maxsize=1)
+def _splits(n: int, d: int, depth: int, seed: int) -> tuple[Splits, ObliqueTree]:
+    """:func:`make_splits`, kept for the next call with the same arguments (the trials of one ``d``
+    follow each other, in this process or in a worker, and all read the same data)."""
+    return make_splits(n, d, depth, seed)
+
+
+def dim_splits(cfg: Config, i: int) -> tuple[Splits, ObliqueTree]:
+    """The data and the tree of the ``i``-th dimension (drawn from ``data_seed``: the same in every
+    process)."""
+    return _splits(per_dim(cfg, "n_points", i), cfg.dims[i], cfg.tree_depth, cfg.data_seed)
 
 
 def make_model(cfg: Config, name: str, i: int, d: int) -> torch.nn.Module:
@@ -137,6 +154,25 @@ def _train(
     return model, init, record
 
 
+def trial(
+    cfg: Config, out: str, item: tuple[int, str, float]
+) -> tuple[torch.nn.Module, list[Hyperplanes], dict]:
+    """One training of the grid (:func:`_train`): a top-level function, so that worker processes can
+    run it. The data come from ``data_seed``, the model from ``seed`` and the model's name, the
+    training from ``seed``: no trial depends on another. A finished one returns from its checkpoint.
+
+    Args:
+        out: the run folder (checkpoints, ``metrics.jsonl``).
+        item: ``(i, model name, lr)``, ``i`` indexing ``cfg.dims``.
+
+    Returns:
+        The trained (best-validation) model on the CPU, its initial hyperplanes and its record.
+    """
+    i, name, lr = item
+    data, _ = dim_splits(cfg, i)
+    return _train(cfg, name, i, cfg.dims[i], data, lr, Path(out))
+
+
 def _attraction(cfg: Config, tree: ObliqueTree, init: list[Hyperplanes], final: list[Hyperplanes]) -> dict:
     rows = attraction_rows(tree.hyperplanes, init, final, depths=tree.depths, radii=cfg.radii)
     depth = np.array([r["depth"] for r in rows])
@@ -156,15 +192,19 @@ def _attraction(cfg: Config, tree: ObliqueTree, init: list[Hyperplanes], final: 
 
 def run(cfg: Config, out: Path) -> dict:
     _check(cfg)
-    results: dict = {"dims": list(cfg.dims), "runs": {}, "radii": list(cfg.radii)}
+    results: dict = {"dims": list(cfg.dims), "runs": {}, "radii": list(cfg.radii), "jobs": cfg.jobs}
+    grid = [(i, name, lr) for i in range(len(cfg.dims)) for name in cfg.models for lr in _lrs(cfg, name, i)]
+    items = list(dict.fromkeys(grid))  # a learning rate listed twice is trained once
+    done = map_trials(partial(trial, cfg, str(out)), items, cfg.jobs, desc="trainings (d, model, lr)")
+    trained = dict(zip(items, done))  # picked from below: each model's best lr, as the trainings ran
     for i, d in enumerate(cfg.dims):
-        data, tree = make_splits(per_dim(cfg, "n_points", i), d, cfg.tree_depth, cfg.data_seed)
+        data, tree = dim_splits(cfg, i)
         run_d: dict = {"data": data.summary(), "n_test": len(data.y_test), "tree": tree.to_dict()}
         run_d |= {"models": {}, "attraction": {}}
         for name in cfg.models:
             tried, best = [], None
             for lr in _lrs(cfg, name, i):
-                model, init, record = _train(cfg, name, i, d, data, lr, out)
+                model, init, record = trained[(i, name, lr)]
                 tried.append(record)
                 if best is None or record["val_acc"] > best[2]["val_acc"]:
                     best = (copy.deepcopy(model), init, record)
@@ -178,6 +218,7 @@ def run(cfg: Config, out: Path) -> dict:
             att["what"] = "all gating layers" if isinstance(model, DLGN) else "first layer only"
             run_d["attraction"][name] = att
         results["runs"][str(d)] = run_d
+    _splits.cache_clear()  # the data are not kept after the run
     head = results["runs"][str(cfg.dims[0])]
     results["models"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["models"].items()}
     results["attraction"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["attraction"].items()}

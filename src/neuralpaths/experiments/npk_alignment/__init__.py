@@ -27,6 +27,10 @@ Differences from the notebook: PyTorch's RMSprop (``alpha = 0.99, eps = 1e-8``) 
 
 Command:  ``neuralpaths run npk-alignment`` (default preset: ~1.5 min on 1 CPU thread, measured 84 s;
 the notebook's protocol, 5 runs × 3 regimes). ``--preset paper`` is the same protocol with 10 runs.
+``--set jobs=N`` trains N of the (regime, run) trials at once in worker processes (each seeds
+itself: the same numbers; the torch threads are shared out among them). Each worker first spends
+seconds importing torch: on the smoke preset that outweighs the gain (measured on 2 shared cores:
+12 s with ``jobs=1``, 22 s with ``jobs=2``).
 
 Measured (default preset, seed 0, mean ± std over 5 runs; ``ν ≥ n = 200`` always, since
 ``λ_max(K / tr K) ≤ 1``): ReLU ν_NPK 16 899 ± 584 → 14 469 ± 717 (−14 %, lower in every run) with

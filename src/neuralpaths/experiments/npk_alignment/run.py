@@ -6,6 +6,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from neuralpaths.errors import ConfigError
 from neuralpaths.io import atomic_write_json_recorded, read_json_recorded
 from neuralpaths.kernels import KernelRegressor, accuracy, npk, ntk, nu
 from neuralpaths.models import DGN, MLP, init_layers_
+from neuralpaths.parallel import check_jobs, map_trials
 from neuralpaths.progress import progress_bar
 
 from ..common import resolve_device, train, train_config
@@ -40,6 +42,7 @@ class Config:
     every: int = 2  # epochs between kernel measurements
     ntk: bool = True  # also track ν of the empirical NTK
     threads: int = 1
+    jobs: int = 1  # trials (regime, run) at once, in worker processes; the same numbers
 
 
 def _check(cfg: Config) -> None:
@@ -52,6 +55,7 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"runs, every and epochs must be >= 1, got {cfg.runs}, {cfg.every}, {cfg.epochs}")
     if not cfg.widths or min(cfg.widths) < 1:
         raise ConfigError(f"widths must be positive hidden widths, got {cfg.widths}")
+    check_jobs(cfg.jobs, "jobs")
 
 
 def _data(cfg: Config) -> Splits:
@@ -104,13 +108,18 @@ def measure(
     return out
 
 
+def _stages(cfg: Config) -> list[int]:
+    """The epochs after which the kernels are measured (besides epoch 0)."""
+    return sorted({*range(cfg.every, cfg.epochs + 1, cfg.every), cfg.epochs})
+
+
 def _one_run(cfg: Config, data: Splits, regime: str, run: int, out: Path, bar) -> list[dict]:
     """Train one (regime, run) in stages of ``every`` epochs, measuring after each (resumable)."""
     record_path = out / "checkpoints" / f"{regime}-run{run}.kernels.json"
     records: list[dict] = read_json_recorded(record_path) if record_path.exists() else []
     model = _model(cfg, regime, run)
     gates0 = [g.double() for g in copy.deepcopy(model).double().gates(data.x_train.double())]
-    stages = sorted({*range(cfg.every, cfg.epochs + 1, cfg.every), cfg.epochs})
+    stages = _stages(cfg)
     if not records:
         records.append({"epoch": 0, **measure(model, data, gates0, cfg.ntk, resolve_device(cfg.device))})
         records[0]["test_acc"] = _test_acc(model, data)
@@ -150,17 +159,35 @@ def _test_acc(model: torch.nn.Module, data: Splits) -> float:
         return 100 * float(((model(data.x_test)[:, 0] > 0) == (data.y_test > 0)).double().mean())
 
 
+def trial(cfg: Config, data: Splits, out: str, item: tuple[str, int]) -> list[dict]:
+    """One regime's run, trained and measured stage by stage (:func:`_one_run`; its finished stages
+    come back from their checkpoint files). Every regime builds its net from the ReLU net's *initial*
+    weights, seeded by ``1000 · seed + run``, and training is seeded the same way: no trial needs
+    another's. A top-level function, so that worker processes can run it.
+
+    Args:
+        data: the training and test points (:func:`_data`).
+        out: the run folder (checkpoints, ``metrics.jsonl``).
+        item: ``(regime, run)``.
+
+    Returns:
+        The measurements, one record per measured epoch (epoch 0 first).
+    """
+    regime, run_ = item
+    with progress_bar(total=len(_stages(cfg)), desc=f"{regime} run {run_}", unit="stage") as bar:
+        return _one_run(cfg, data, regime, run_, Path(out), bar)
+
+
 def run(cfg: Config, out: Path) -> dict:
     _check(cfg)
     data = _data(cfg)
-    stages = len(sorted({*range(cfg.every, cfg.epochs + 1, cfg.every), cfg.epochs}))
     order = [r for r in REGIMES if r in cfg.regimes]
-    results: dict = {"data": data.summary(), "regimes": {}, "ntk": cfg.ntk}
+    results: dict = {"data": data.summary(), "regimes": {}, "ntk": cfg.ntk, "jobs": cfg.jobs}
     start = time.perf_counter()
-    with progress_bar(total=stages * cfg.runs * len(order), desc="training stages", unit="stage") as bar:
-        for regime in order:
-            runs = [_one_run(cfg, data, regime, r, out, bar) for r in range(cfg.runs)]
-            results["regimes"][regime] = {"runs": runs}
+    items = [(regime, r) for regime in order for r in range(cfg.runs)]
+    trials = map_trials(partial(trial, cfg, data, str(out)), items, cfg.jobs, desc="regime x run trials")
+    for regime in order:
+        results["regimes"][regime] = {"runs": [t for (reg, _), t in zip(items, trials) if reg == regime]}
     results["epochs"] = [r["epoch"] for r in results["regimes"][order[0]]["runs"][0]]
     results["seconds_training_and_kernels"] = time.perf_counter() - start
     results["final"] = {k: _final(v["runs"]) for k, v in results["regimes"].items()}
