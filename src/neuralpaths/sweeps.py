@@ -199,7 +199,8 @@ def write_sweep_report(out: Path, experiment: Any, record: dict, outcomes: dict[
         lines += [f"## Mean ± std over seeds (of {seeds}; `seeds`: how many finished)", ""]
         lines += [report.markdown_table(t["over_seeds"])]
         title = f"{experiment.name} sweep: {t['title']}"
-        path = aggregate_figure(title, t["over_seeds"], seeds, out / "figures" / "sweep_mean_std.png")
+        axes = ", ".join(k for k in record["grid"] if k != "seed")
+        path = aggregate_figure(title, t["over_seeds"], seeds, out / "figures" / "sweep_mean_std.png", axes)
         lines += [f"![{path.stem}]({path.relative_to(out).as_posix()})", ""] if path is not None else []
     if t["rows"]:
         lines += [f"## {t['title']} (every grid point)", "", report.markdown_table(t["rows"])]

@@ -34,9 +34,12 @@ def row_label(row: dict, metric: str) -> str:
     return " / ".join(parts[:3]) or "row"
 
 
-def aggregate_figure(title: str, rows: Sequence[dict], seeds: int, path: Path) -> Path | None:
+def aggregate_figure(
+    title: str, rows: Sequence[dict], seeds: int, path: Path, xlabel: str | None = None
+) -> Path | None:
     """Bars (from zero) of the main metric of ``rows`` (an aggregate table), mean ± std over
-    ``seeds``, saved at ``path``; None (nothing drawn) when the table has no averaged column."""
+    ``seeds``, saved at ``path`` (``xlabel``: what the bars are, e.g. a sweep's grid axes); None
+    (nothing drawn) when the table has no averaged column."""
     metric = main_metric(rows)
     if metric is None:
         return None
@@ -55,6 +58,8 @@ def aggregate_figure(title: str, rows: Sequence[dict], seeds: int, path: Path) -
         xs, [row_label(r, metric) for r in rows], rotation=30 if tilt else 0, ha="right" if tilt else "center"
     )
     ax.set_ylabel(metric)
+    if xlabel:
+        ax.set_xlabel(xlabel)
     bars_from_zero(ax, list(mean + std))
     ax.grid(axis="y", alpha=0.3)
     short = title if len(title) <= 80 else title[:77] + "…"
