@@ -36,6 +36,11 @@ conv net ran on MNIST): FC on MNIST 89.05 → 92.90 → 93.90 → 93.95 → 94.4
 87.70 → 90.95 % (ReLU 89.25 %): the last stage beats stage 0 by 4.55 points, but the gates of the
 barely trained conv net (30 % and 71 % accuracy after 2 and 4 epochs) do worse than random ones — the
 claim held only in part there.
+
+With Fashion-MNIST installed (the default's conv setup; 69 s with 1 torch thread): FC on MNIST as
+above; GCONV on Fashion-MNIST (4×4-pooled 7×7 images) 76.30 → 73.25 → 74.50 → 74.45 → 77.10 % (ReLU
+net 75.90 %): random gates already match the ReLU net of this small, coarse setting, early-stage gates
+do worse, and the last stage is 0.80 points above stage 0 — held only in part.
 """
 
 from __future__ import annotations

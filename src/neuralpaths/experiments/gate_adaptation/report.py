@@ -185,9 +185,10 @@ def plot(results: dict, out: Path) -> list[Path]:
             ax.set(
                 xlabel=xlabel,
                 ylabel="final test accuracy (%)",
-                title=f"{ds}: Spearman ρ = {_fmt(rel[f'all_{key}']['spearman'])} over all runs, "
+                title=f"{ds}: Spearman ρ = {_fmt(rel[f'all_{key}']['spearman'])} over all runs,\n"
                 f"{_fmt(rel[f'adaptive_{key}']['spearman'])} adaptive only",
             )
+            ax.title.set_fontsize(10)
             ax.grid(alpha=0.3)
         axes[row, 0].legend(fontsize=7)
     fig.suptitle("Gate change and generalisation, one point per run (adaptive: " + ", ".join(ADAPTIVE) + ")")
