@@ -11,7 +11,8 @@ kernel stored once, PCG with a rank-``rank`` randomly pivoted Cholesky precondit
 with the exact Cholesky solve of the same size: max relative difference of the predictions
 (``‖p_i − q_i‖ / ‖q_i‖`` over test points) and of test accuracy.
 
-Usage: ``python benchmarks/bench_krr_iterative.py [--ns 5000 20000] [--full] [--threads 2]``
+Usage: ``python benchmarks/bench_krr_iterative.py [--kernel ntk-inf|npk-trained] [--ns 5000 20000]
+[--full] [--threads 2]``
 (``--full``: also n = 60 000, the whole training set, iterative only: the Cholesky solve would need
 two 28.8 GB matrices).
 """
@@ -28,7 +29,28 @@ from pathlib import Path
 RIDGE = 1e-6
 
 
-def child(n: int, solver: str, rank: int, tol: float, threads: int, ref: str) -> None:
+KERNELS = ("ntk-inf", "npk-trained")
+
+
+def make_kernel(name: str, data) -> tuple:
+    """``(kernel(a, b), seconds of training)`` of kernel ``name`` (see the module docstring)."""
+    import time
+
+    from neuralpaths.kernels import npk, relu_ntk
+    from neuralpaths.models import Arch, ReLUNet
+    from neuralpaths.train import TrainConfig, fit
+
+    arch = Arch.mlp(784, [128] * 5, 10, bias=False)
+    if name == "ntk-inf":
+        return (lambda a, b: relu_ntk(arch, a, b, parameterization="standard", progress=False)), 0.0
+    start = time.perf_counter()
+    net = ReLUNet(arch, init="he", seed=0)
+    fit(net, data, TrainConfig(epochs=10, batch_size=128, lr=1e-3, seed=0, progress=False), keep_best=False)
+    net = net.double().eval()
+    return (lambda a, b: npk(net, a, b, progress=False)), time.perf_counter() - start
+
+
+def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads: int, ref: str) -> None:
     import resource
     import time
 
@@ -37,18 +59,14 @@ def child(n: int, solver: str, rank: int, tol: float, threads: int, ref: str) ->
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import machine  # puts src/ on the path
     from neuralpaths.data import load_dataset, nested_order
-    from neuralpaths.kernels import KernelRegressor, one_hot, relu_ntk
-    from neuralpaths.models import Arch
+    from neuralpaths.kernels import KernelRegressor, one_hot
 
     torch.set_num_threads(threads)
     data = load_dataset("mnist", val_size=0, seed=0, flatten=True)
     idx = torch.from_numpy(nested_order(data.y_train.numpy(), 0)[:n])
     X, y = data.x_train[idx].double(), data.y_train[idx]
     Xt, yt = data.x_test.double(), data.y_test
-    arch = Arch.mlp(784, [128] * 5, 10, bias=False)
-
-    def kernel(a, b):
-        return relu_ntk(arch, a, b, parameterization="standard", progress=False)
+    kernel, seconds_train = make_kernel(kernel_name, data)
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
@@ -61,6 +79,7 @@ def child(n: int, solver: str, rank: int, tol: float, threads: int, ref: str) ->
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {
+        "kernel": kernel_name,
         "n": n,
         "solver": reg.solver_,
         "seconds": seconds,
@@ -74,6 +93,7 @@ def child(n: int, solver: str, rank: int, tol: float, threads: int, ref: str) ->
         "lambda": lam,
         "test_acc": 100 * float((pred.argmax(1) == yt).double().mean()),
         "threads": threads,
+        "seconds_training_net": seconds_train,
         "load_average_1min": machine()["load_average_1min"],
     }
     if solver == "cholesky":
@@ -87,7 +107,7 @@ def child(n: int, solver: str, rank: int, tol: float, threads: int, ref: str) ->
 
 
 def run_child(n: int, solver: str, args, ref: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(n), solver, str(args.rank), str(args.tol)]
+    cmd = [sys.executable, __file__, "--child", args.kernel, str(n), solver, str(args.rank), str(args.tol)]
     cmd += [str(args.threads), str(ref)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:
@@ -99,16 +119,17 @@ def run_child(n: int, solver: str, args, ref: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ns", type=int, nargs="+", default=[5000, 20000])
+    ap.add_argument("--kernel", choices=KERNELS, default="ntk-inf")
+    ap.add_argument("--ns", type=int, nargs="*", default=[5000, 20000])
     ap.add_argument("--full", action="store_true", help="also n = 60 000 (iterative only)")
     ap.add_argument("--rank", type=int, default=1000)
     ap.add_argument("--tol", type=float, default=1e-6)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        n, solver, rank, tol, threads, ref = args.child
-        child(int(n), solver, int(rank), float(tol), int(threads), ref)
+        name, n, solver, rank, tol, threads, ref = args.child
+        child(name, int(n), solver, int(rank), float(tol), int(threads), ref)
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import save
@@ -120,7 +141,12 @@ def main() -> None:
             rows += [run_child(n, "cholesky", args, ref), run_child(n, "iterative", args, ref)]
         if args.full:
             rows.append(run_child(60000, "iterative", args, Path(tmp) / "none.pt"))
-    save("krr_iterative", {"ridge": RIDGE, "kernel": "relu_ntk standard, FC 784-5x128-10", "rows": rows})
+    kernel = {
+        "ntk-inf": "relu_ntk standard, FC 784-5x128-10",
+        "npk-trained": "npk of a trained FC 784-5x128-10",
+    }
+    name = "krr_iterative" if args.kernel == "ntk-inf" else f"krr_iterative_{args.kernel}"
+    save(name, {"ridge": RIDGE, "kernel": kernel[args.kernel], "rows": rows})
 
 
 if __name__ == "__main__":
