@@ -228,3 +228,22 @@ def test_bad_parallel_options(extra, match, capsys, tmp_path):
     assert match in one_line_error(
         ["run", "toy", "--seeds", "0,1", *extra, "--out", str(tmp_path / "r")], capsys
     )
+
+
+def test_a_cuda_device_for_a_ray_cluster_is_checked_on_its_workers(monkeypatch):
+    # A driver without a GPU may send trials to a cluster that has them: only the device's name is
+    # checked here; without Ray, or on a local Ray instance (this machine), the device must exist.
+    from neuralpaths.environment import device_name
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    experiment = experiments.get("dlgn-odt")
+    cfg = runner.make_config(experiment, "smoke", {"device": "cuda:1"})
+    assert runner.check_config(experiment, cfg, "ray://head:10001") == torch.device("cuda:1")
+    assert runner.check_config(experiment, cfg, "auto") == torch.device("cuda:1")
+    for ray in (None, "local"):
+        with pytest.raises(ConfigError, match="is not available"):
+            runner.check_config(experiment, cfg, ray)
+    bad = runner.make_config(experiment, "smoke", {"device": "gpu"})
+    with pytest.raises(ConfigError, match="device must be"):
+        runner.check_config(experiment, bad, "ray://head:10001")
+    assert device_name(torch.device("cuda:1")) == "cuda:1 (requested; not on this machine)"

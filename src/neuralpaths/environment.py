@@ -35,6 +35,8 @@ def device_name(device: torch.device) -> str:
     """``"cpu"``, or ``"cuda:0 (NVIDIA H200)"`` for a CUDA device: the device a run actually used."""
     if device.type != "cuda":
         return device.type
+    if not torch.cuda.is_available():  # asked of a cluster's workers, not of this machine
+        return f"{device} (requested; not on this machine)"
     index = device.index if device.index is not None else torch.cuda.current_device()
     return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
 

@@ -108,9 +108,11 @@ def _held(out: Path, record: dict, resume: bool, top: Path) -> Iterator[None]:
             raise
 
 
-def check_config(experiment: Experiment, cfg: Any) -> torch.device:
+def check_config(experiment: Experiment, cfg: Any, ray: str | None = None) -> torch.device:
     """The experiment's own checks and the device, before anything is created; the device to use.
-    A ``ValueError``/``TypeError`` from a check is a :class:`ConfigError` (the check reads user input)."""
+    A ``ValueError``/``TypeError`` from a check is a :class:`ConfigError` (the check reads user input).
+    With ``ray`` a cluster address, the device is that of the cluster's workers: only its name is
+    checked here (a local Ray instance runs on this machine: checked as without Ray)."""
     try:
         if experiment.check is not None:
             experiment.check(cfg)
@@ -118,7 +120,7 @@ def check_config(experiment: Experiment, cfg: Any) -> torch.device:
         raise
     except (ValueError, TypeError) as e:
         raise ConfigError(shorten(str(e), 300)) from e
-    return resolve_device(getattr(cfg, "device", "cpu"))
+    return resolve_device(getattr(cfg, "device", "cpu"), here=ray in (None, "local"))
 
 
 def _run_one(
@@ -199,7 +201,7 @@ def run_experiment(
     cfg = make_config(experiment, preset, merged)
     seeds = check_seeds(list(seeds) if seeds is not None else None) or [cfg.seed]
     for s in seeds:
-        check_config(experiment, dataclasses.replace(cfg, seed=s))
+        check_config(experiment, dataclasses.replace(cfg, seed=s), ray)
     out = Path(out) if out is not None else default_out(name, preset)
     record = {"experiment": name, "preset": preset, "overrides": merged, "seeds": seeds}
     with progress_disabled() if not progress else nullcontext():
@@ -214,7 +216,7 @@ def run_experiment(
                 raise TrialsFailed(f"the run failed on Ray: {outcome[trial.label].error}")
             return out
         with _held(out, {**record, "config": dataclasses.asdict(cfg)}, resume, out):
-            atomic_write_json(out / "env.json", environment(cfg.seed, check_config(experiment, cfg)))
+            atomic_write_json(out / "env.json", environment(cfg.seed, check_config(experiment, cfg, ray)))
             per_seed, trials = {}, []
             for s in seeds:
                 cfg_s = dataclasses.replace(cfg, seed=s)

@@ -69,7 +69,7 @@ def sweep(
         (combo, make_config(experiment, preset, {**overrides, **combo})) for combo in combinations(grid)
     ]
     for _, cfg in points:  # validate everything before running anything
-        check_config(experiment, cfg)
+        check_config(experiment, cfg, ray)
     if len({label_of(c) for c, _ in points}) != len(points):
         raise ConfigError("the grid repeats a value (two grid points would share a folder); list each once")
     out = Path(out) if out is not None else Path("runs") / name / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep"

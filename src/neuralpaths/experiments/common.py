@@ -184,10 +184,11 @@ def cached(path: Path, make: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 DEVICES = "cpu, cuda, cuda:N or auto"
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, *, here: bool = True) -> torch.device:
     """The torch device a ``device`` setting names: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``
     (CUDA if available, else the CPU); a :class:`~neuralpaths.errors.ConfigError` for anything else or
-    a CUDA device this machine does not have."""
+    a CUDA device this machine does not have. ``here=False``: the run goes to another machine (a Ray
+    cluster), so only the name is checked; the worker checks the device itself."""
     text = str(name).strip().lower()
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -197,7 +198,7 @@ def resolve_device(name: str) -> torch.device:
     if kind != "cuda" or (index and not index.isdigit()):
         raise ConfigError(f"device must be {DEVICES}; got {str(name)[:40]!r}")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if int(index or 0) >= count:
+    if here and int(index or 0) >= count:
         raise ConfigError(
             f"device {text!r} is not available (this machine has {count} CUDA device(s)); "
             "use device=cpu or device=auto"
