@@ -54,10 +54,10 @@ after 10 epochs on all 60 000 images), test accuracy % at n = 1000 / 2000 / 5000
 
 (``--set 'kernels=["npk-trained","ntk-inf"]'``: 43 min in all on an otherwise idle machine, ~9.5 GB
 peak; the random-gate NPK to 20 000 comes from a first run of the three kernels, stopped to leave the
-machine to a benchmark; it would add about as much time as the trained one: ~1.2 h for the preset.) On the whole training set the trained-gate NPK
-beats the trained net itself by 0.85 points and the NTK ∞ catches up with it (98.50 vs 98.47): the
-advantage of learned gates over the infinite-width kernel shrinks from 4.8 points at n = 1000 to
-nothing at 60 000.
+machine to a benchmark; it would add about as much time as the trained one: ~1.2 h for the preset.)
+On the whole training set the trained-gate NPK beats the trained net itself by 0.85 points and the
+NTK ∞ catches up with it (98.50 vs 98.47): the advantage of learned gates over the infinite-width
+kernel shrinks from 4.8 points at n = 1000 to nothing at 60 000.
 
 Measured (default preset, seed 0; test accuracy % on the 10 000 test points, n = 1000 / 2000 /
 5000 / 10000):
