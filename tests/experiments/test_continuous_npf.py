@@ -110,3 +110,23 @@ def test_paper_preset_is_the_papers_protocol_and_needs_the_cifar_folder(monkeypa
     assert [p.name for p in plot(res, tmp_path)] == ["stages.png"]
     with pytest.raises(ConfigError, match="arch/dataset"):
         EXP.check(dataclasses.replace(cfg, setups=("mlp/mnist",)))
+
+
+def test_paper_preset_runs_end_to_end_on_a_fake_cifar_folder(tmp_path, monkeypatch):
+    """The paper's protocol (CIFAR-10 GCONV, best-validation checkpoints copied) runs through, shrunk."""
+    from neuralpaths.data.cifar import CIFAR10_ENV
+
+    from ..data.test_cifar import _write_cifar
+
+    monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    folder, _ = _write_cifar(tmp_path, per_batch=8, n_test=6)
+    tiny = {"channels": (2, 2), "dense": (4,), "stage_epochs": (0, 1, 2), "flnpf_epochs": 1, "val_size": 10}
+    overrides = {"data_dir": str(folder), "threads": 1, "device": "cpu", **tiny}
+    out = runner.run_experiment("continuous-npf", "paper", overrides, out=tmp_path / "r", progress=False)
+    res = read_json(out / "results.json")
+    assert res["copy_from"] == "best" and res["setups"]["gconv/cifar10"]["dataset"] == "cifar10"
+    recs = res["stages"]
+    assert [r["stage"] for r in recs] == [0, 1, 2] and [r["relu_epochs"] for r in recs] == [0, 1, 2]
+    assert all(0 <= r["test_acc"] <= r["best_test_acc"] <= 100 for r in recs)
+    report = (out / "report.md").read_text()
+    assert f"{PAPER_STAGES[0]:.2f}" in report and (out / "figures" / "stages.png").exists()

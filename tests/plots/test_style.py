@@ -64,6 +64,10 @@ def test_preset_label_reads_the_run_folder(tmp_path):
     record = {"experiment": "x", "preset": "smoke", "overrides": {"epochs": 3}, "seeds": [0]}
     (tmp_path / "config.json").write_text(json.dumps(record))
     assert preset_label(tmp_path) == "smoke preset, --set epochs=3"
+    record["overrides"] = {"data_dir": "/data/sets/cifar-10-batches-py/", "note": "x" * 40, "a": 1, "b": 2}
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    label = preset_label(tmp_path)  # paths by their last part, long values cut, three overrides at most
+    assert label == f"smoke preset, --set data_dir=…/cifar-10-batches-py, note={'x' * 23}…, a=1, …"
 
 
 def test_mean_std_over_seeds():

@@ -19,9 +19,9 @@ targets: 10 columns per pass). Three choices make it cheap:
   more columns for the same accuracy; a greedy pivoted Cholesky, GPyTorch's default, is led astray
   by outliers; EigenPro preconditions gradient descent, which needs more passes than CG.)
 - *The Nyström preconditioner* of Frangella, Tropp & Udell (2023):
-  ``P⁻¹ = (λ̂_r + μ) U (Λ̂ + μ I)⁻¹ Uᵀ + (I − U Uᵀ)`` with ``F = U Λ̂^{1/2} …`` (Woodbury form,
-  ``O(n · rank)`` per application); the preconditioned spectrum is ``≈ (λ_{r+1} + μ) / μ`` wide, so
-  the iteration count falls as the rank grows.
+  ``P⁻¹ = (λ̂_r + μ) U (Λ̂ + μ I)⁻¹ Uᵀ + (I − U Uᵀ)`` with ``U Λ̂ Uᵀ = F Fᵀ`` (Woodbury form,
+  applied through ``F`` itself, ``O(n · rank)`` per application); the preconditioned spectrum is
+  ``≈ (λ_{r+1} + μ) / μ`` wide, so the iteration count falls as the rank grows.
 
 Iterations stop when every column's relative residual ``‖(K + μI) α − y‖ / ‖y‖`` (by the CG
 recurrence) is at most ``tol``; the residual reported is then recomputed by one more product. With
@@ -223,30 +223,36 @@ def rp_cholesky(op: KernelOperator, rank: int, *, block: int = 100, seed: int = 
 
 @dataclass
 class Nystrom:
-    """``P⁻¹ = (λ̂_r + μ) U (Λ̂ + μ I)⁻¹ Uᵀ + (I − U Uᵀ)`` of the Nyström approximation ``U Λ̂ Uᵀ``.
+    """``P⁻¹ = (λ̂_r + μ) U (Λ̂ + μ I)⁻¹ Uᵀ + (I − U Uᵀ)`` of the Nyström approximation ``U Λ̂ Uᵀ = F Fᵀ``.
+
+    ``U = F V Λ̂^{-1/2}`` (``Fᵀ F = V Λ̂ Vᵀ``) is never formed: ``P⁻¹ R = R + F (M (Fᵀ R))`` with the
+    ``(r, r)`` matrix ``M = V diag(s / λ̂) Vᵀ``, ``s = (λ̂_r + μ) / (λ̂ + μ) − 1`` (one ``(n, r)``
+    matrix in memory, no ``O(n r²)`` product to make ``U``). Products run with the right-hand sides
+    as rows (``(k, n) @ (n, r)``): thin products in that layout are several times faster.
 
     Shape:
-        ``U: (n, r)``, ``lam: (r,)``; ``__call__``: ``(n, k) -> (n, k)``.
+        ``F: (n, r)``, ``M: (r, r)``, ``lam: (r',)``; ``__call__``: ``(n, k) -> (n, k)``.
     """
 
-    U: Tensor
+    F: Tensor
+    M: Tensor
     lam: Tensor
     mu: float
 
     @classmethod
     def from_factor(cls, F: Tensor, mu: float) -> Nystrom:
-        """From ``K ≈ F Fᵀ`` (eigendecomposition of ``Fᵀ F``, ``O(n r²)``)."""
+        """From ``K ≈ F Fᵀ`` (eigendecomposition of ``Fᵀ F``, ``O(n r²)``); ``lam`` ascending."""
         w, V = torch.linalg.eigh(F.T @ F)
         keep = w > 1e-12 * max(float(w[-1]), 0.0) if len(w) else w > 0
         w, V = w[keep], V[:, keep]
-        return cls(F @ (V / w.sqrt()), w, mu)
+        s = (w[0] + mu) / (w + mu) - 1 if len(w) else w
+        return cls(F, (V * (s / w)) @ V.T, w, mu)
 
     def __call__(self, R: Tensor) -> Tensor:
         if not len(self.lam):
             return R
-        c = self.U.T @ R
-        scale = (self.lam[0] + self.mu) / (self.lam + self.mu) - 1
-        return R + self.U @ (scale[:, None] * c)
+        RT = R.T.contiguous()  # (n, k) -> (k, n)
+        return R + ((RT @ self.F) @ self.M @ self.F.T).T  # (k, n) @ (n, r) @ (r, r) @ (r, n)
 
 
 @dataclass

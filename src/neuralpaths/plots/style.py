@@ -87,12 +87,20 @@ def preset_label(out: str | os.PathLike) -> str:
     if not isinstance(preset, str):
         return "run settings unknown"
     overrides = record.get("overrides") or {}
-    sets = [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else []
+    sets = [f"{k}={_short(v)}" for k, v in overrides.items()] if isinstance(overrides, dict) else []
     text = f"{preset} preset"
     if sets:
         shown = ", ".join(sets[:3]) + (", …" if len(sets) > 3 else "")
         text += f", --set {shown}"
     return text
+
+
+def _short(value: Any, limit: int = 24) -> str:
+    """An override's value as a title shows it: a path by its last part, long text cut at ``limit``."""
+    text = str(value)
+    if "/" in text.rstrip("/"):
+        text = "…/" + Path(text.rstrip("/")).name
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mean_std(per_seed: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -132,5 +132,5 @@ def plot(results: dict, out: Path) -> list[Path]:
         f"Continuous NPF learning: gates of a ReLU net copied into a fresh DGN (value network trained "
         f"{results['flnpf_epochs']} epoch{'s' * (results['flnpf_epochs'] != 1)}) after each stage"
     )
-    fig.suptitle(title + (f" — {style.preset_label(out)}" if paper_shown else ""))
+    fig.suptitle(title + (f"\nthis run: {style.preset_label(out)}" if paper_shown else ""))
     return [save_figure(fig, out / "figures" / "stages.png")]
