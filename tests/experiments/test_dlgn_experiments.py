@@ -121,6 +121,40 @@ def test_odt_per_dim_settings_must_match_dims(tmp_path):
         run_experiment("dlgn-odt", "smoke", {"models": ("dlgn", "mlp")}, out=tmp_path / "y", progress=False)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_odt_paper_relu_baseline_is_sklearn_as_the_papers_code_ran_it(tmp_path):
+    """``relu-sklearn``: grid search by cross-validation, refit, final iterate tested — the same numbers
+    as scikit-learn called directly with the chosen settings."""
+    from sklearn.neural_network import MLPClassifier
+
+    from neuralpaths.experiments.dlgn_odt.run import dim_splits
+
+    grid = {"sk_hidden": ("6x6", "4"), "sk_lr_grid": (0.01, 0.001), "sk_max_iter": (30,), "sk_cv": 2}
+    over = {"models": ("relu", "relu-sklearn"), "lr_grid_models": ("relu",), **grid}
+    out = run_experiment("dlgn-odt", "smoke", over, out=tmp_path / "r", progress=False)
+    r = read_json(out / "results.json")
+    sk = r["runs"]["20"]["models"]["relu-sklearn"]
+    cv = sk["cv_search"]
+    assert len(cv) == 4 and max(c["cv_acc"] for c in cv) == sk["cv_acc"]
+    assert (sk["hidden"], sk["lr"]) in {(c["hidden"], c["lr"]) for c in cv if c["cv_acc"] == sk["cv_acc"]}
+    assert sk["test_acc"] == sk["final_test_acc"] and "relu-sklearn" not in r["runs"]["20"]["attraction"]
+    data, _ = dim_splits(make_config(get("dlgn-odt"), "smoke"), 0)
+    hidden = tuple(int(v) for v in sk["hidden"].split("x"))
+    direct = MLPClassifier(hidden, solver="adam", learning_rate_init=sk["lr"], max_iter=30, random_state=42)
+    direct.fit(data.x_train.double().numpy(), data.y_train.numpy())
+    want = 100 * float((direct.predict(data.x_test.double().numpy()) == data.y_test.numpy()).mean())
+    assert sk["test_acc"] == want and sk["best_val_epoch"] == direct.n_iter_
+    report = (out / "report.md").read_text()
+    assert "The paper's ReLU baseline run as its code ran it" in report and "per grid point" in report
+    for bad, match in (
+        ({"sk_hidden": ("10x",)}, "sk_hidden entries are layer sizes"),
+        ({"lr_grid_models": ("relu-sklearn",)}, "searches its own grid"),
+        ({"sk_cv": 1}, "sk_cv >= 2"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            run_experiment("dlgn-odt", "smoke", bad, out=tmp_path / "bad", progress=False)
+
+
 # --- halfspace-2d -----------------------------------------------------------------------------
 def test_halfspace_results_frames_and_gif(tmp_path):
     out = run_experiment("halfspace-2d", "smoke", out=tmp_path / "run", progress=False)

@@ -97,7 +97,7 @@ def preset_label(out: str | os.PathLike) -> str:
 
 def _short(value: Any, limit: int = 24) -> str:
     """An override's value as a title shows it: a path by its last part, long text cut at ``limit``."""
-    text = str(value)
+    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     if "/" in text.rstrip("/"):
         text = "…/" + Path(text.rstrip("/")).name
     return text if len(text) <= limit else text[: limit - 1] + "…"

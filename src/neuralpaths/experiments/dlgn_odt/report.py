@@ -20,20 +20,21 @@ from neuralpaths.plots import (
 )
 from neuralpaths.report import compare
 
-LABELS = {"dlgn": "DLGN", "dlgn-sf": "DLGN-SF", "relu": "ReLU"}
+LABELS = {"dlgn": "DLGN", "dlgn-sf": "DLGN-SF", "relu": "ReLU", "relu-sklearn": "ReLU (sklearn)"}
 # ICLR 2025 DLGN paper, Table 2: test % on COB-ODT (depth-4 trees), by input dimension d.
 PAPER = {
     "dlgn": {20: 96.1, 100: 94.3, 500: 65.1},
     "dlgn-sf": {20: 97.4, 100: 90.3, 500: 63.6},
     "relu": {20: 90.6, 100: 82.3, 500: 62.1},
 }
+PAPER["relu-sklearn"] = PAPER["relu"]  # the paper's ReLU column came from this baseline
 
 
-def each_run(results: dict) -> Iterator[tuple[int, str, dict, dict]]:
-    """``(d, model name, model record, attraction record)`` for every run in ``results``."""
+def each_run(results: dict) -> Iterator[tuple[int, str, dict, dict | None]]:
+    """``(d, model name, model record, attraction record or None)`` for every run in ``results``."""
     for d, run_d in results["runs"].items():
         for name, m in run_d["models"].items():
-            yield int(d), name, m, run_d["attraction"][name]
+            yield int(d), name, m, run_d["attraction"].get(name)
 
 
 def tables(results: dict) -> dict[str, list[dict]]:
@@ -57,6 +58,8 @@ def tables(results: dict) -> dict[str, list[dict]]:
     radii = results["radii"]
     att = []
     for d, name, _, a in each_run(results):
+        if a is None:
+            continue
         root = a["rows"][0]
         row = {
             "d": str(d),
@@ -74,7 +77,7 @@ def tables(results: dict) -> dict[str, list[dict]]:
     out = {"Test accuracy (%) at the best-validation epoch; paper: ICLR 2025 Table 2": acc}
     out["Hyperplane attraction: distance of tree nodes to the nearest gating hyperplane"] = att
     for d, name, _, a in each_run(results):
-        if name != "relu":
+        if a is not None and name != "relu":
             rows = [{**r, "node": str(r["node"]), "depth": str(r["depth"])} for r in a["rows"]]
             out[f"Per tree node, {LABELS[name]}, d={d} (counts after training)"] = rows
     search = [
@@ -88,6 +91,9 @@ def tables(results: dict) -> dict[str, list[dict]]:
     ]
     if len(search) > len(acc):
         out["Learning-rate search (each model keeps the lr with the best validation accuracy)"] = search
+    cv = [{"d": str(d), **r} for d, _, m, _ in each_run(results) for r in m.get("cv_search", [])]
+    if cv:
+        out["ReLU (sklearn), the paper's baseline: mean cross-validation accuracy (%) per grid point"] = cv
     return out
 
 
@@ -111,6 +117,17 @@ def summary(results: dict) -> str:
                 + f" (one seed; the sampling error of this difference on {run_d['n_test']} test points "
                 f"alone is ± {se:.2f})."
             )
+        if "relu-sklearn" in m:
+            sk = m["relu-sklearn"]
+            lines.append(
+                f"The paper's ReLU baseline run as its code ran it (scikit-learn MLPClassifier "
+                f"{sk['hidden']}, lr {sk['lr']:g}, chosen by cross-validation; the final iterate after "
+                f"{sk['best_val_epoch']} epochs, training accuracy {sk['train_acc']:.2f}%): "
+                f"{sk['test_acc']:.2f}% (paper {PAPER['relu'].get(int(d), float('nan')):.1f})."
+            )
+            if "relu" in m:
+                diff = m["relu"]["test_acc"] - sk["test_acc"]
+                lines[-1] += " " + compare("Our matched ReLU net", "it", diff) + "."
         for k, a in run_d["attraction"].items():
             if k == "relu":
                 continue
@@ -139,7 +156,12 @@ def plot(results: dict, out: Path) -> list[Path]:
     xs = np.arange(len(rows))
     ours = [m["test_acc"] for _, _, m, _ in rows]
     ref = [PAPER[n].get(d, np.nan) for d, n, _, _ in rows]
-    ax.bar(xs - 0.2, ours, 0.4, label=f"this run ({preset_label(out)}), best-validation epoch")
+    final = (
+        " (ReLU (sklearn): final iterate, as the paper ran it)"
+        if any(n == "relu-sklearn" for _, n, _, _ in rows)
+        else ""
+    )
+    ax.bar(xs - 0.2, ours, 0.4, label=f"this run, best-validation epoch{final}")
     ax.bar(xs + 0.2, ref, 0.4, label="ICLR 2025 Table 2")
     for x, v, p in zip(xs, ours, ref):
         ax.text(x - 0.2, v + 0.3, f"{v:.1f}", ha="center", fontsize=7)
@@ -149,7 +171,7 @@ def plot(results: dict, out: Path) -> list[Path]:
         xticks=xs,
         xticklabels=[f"{LABELS[n]}\nd={d}" for d, n, _, _ in rows],
         ylabel="test accuracy (%)",
-        title=f"COB-ODT (depth-4 trees): test accuracy, this run ({preset_label(out)}) vs the paper",
+        title=f"COB-ODT (depth-4 trees): test accuracy, this run vs the paper\nthis run: {preset_label(out)}",
     )
     bars_from_zero(ax, [*ours, *ref], top=112)
     ax.legend(fontsize=8, loc="upper center", ncol=2)
@@ -159,6 +181,8 @@ def plot(results: dict, out: Path) -> list[Path]:
         fig = Figure(figsize=(7, 4), layout="constrained")
         ax = fig.subplots()
         for name, m in run_d["models"].items():
+            if not m["curve_epochs"]:  # relu-sklearn: no per-epoch evaluation
+                continue
             label = f"{LABELS[name]} (lr {m['lr']:g}) test"
             (line,) = ax.plot(m["curve_epochs"], m["test_curve"], lw=1.2, label=label)
             ax.plot(m["curve_epochs"], m["val_curve"], ls="--", lw=0.9, color=line.get_color(), alpha=0.7)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -18,7 +20,8 @@ from neuralpaths.parallel import check_jobs, map_trials
 
 from ..common import train, train_config
 
-MODELS = ("dlgn", "dlgn-sf", "relu")
+MODELS = ("dlgn", "dlgn-sf", "relu", "relu-sklearn")
+SKLEARN = "relu-sklearn"  # the paper's ReLU baseline as its code ran it (scikit-learn's MLPClassifier)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Config:
     dims: tuple[int, ...] = (20,)
     n_points: tuple[int, ...] = (40000,)  # before the 50/25/25 split (paper: 40k / 60k / 100k)
     tree_depth: int = 4
-    models: tuple[str, ...] = MODELS
+    models: tuple[str, ...] = ("dlgn", "dlgn-sf", "relu")  # also "relu-sklearn": the paper's baseline
     dlgn_layers: tuple[int, ...] = (4,)  # the paper's Table 1 net: L = 4, m = 20
     dlgn_width: tuple[int, ...] = (20,)
     dlgn_beta: tuple[float, ...] = (4.0,)
@@ -44,7 +47,13 @@ class Config:
     relu_width: tuple[int, ...] = (20,)
     relu_lr: tuple[float, ...] = (0.01,)
     lr_grid: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)  # part of the paper's Table 9 grid
-    lr_grid_models: tuple[str, ...] = MODELS  # these try every lr_grid value, kept by validation acc.
+    lr_grid_models: tuple[str, ...] = ("dlgn", "dlgn-sf", "relu")  # try every lr_grid value, keep the best
+    # relu-sklearn: the paper's grid (hidden sizes "100x100x100", "500x500x500", "500x500x500x500",
+    # "1000x1000x1000x1000"; lr 0.001, 0.005, 0.0001; max_iter 200, 500, 1000), by k-fold CV
+    sk_hidden: tuple[str, ...] = ("100x100x100",)
+    sk_lr_grid: tuple[float, ...] = (0.001, 0.005, 0.0001)
+    sk_max_iter: tuple[int, ...] = (200,)
+    sk_cv: int = 3
     epochs: int = 1000
     batches: int = 10  # mini-batches per epoch (the paper's no_of_batches)
     eval_every: int = 5
@@ -65,6 +74,12 @@ def _check(cfg: Config) -> None:
         names = getattr(cfg, field)
         if set(names) - set(MODELS) or (field == "models" and not names):
             raise ConfigError(f"{field} must be among {MODELS}, got {names}")
+    if SKLEARN in cfg.lr_grid_models:
+        raise ConfigError(f"{SKLEARN} searches its own grid (sk_lr_grid); leave it out of lr_grid_models")
+    for h in cfg.sk_hidden:
+        _hidden(h)
+    if not (cfg.sk_hidden and cfg.sk_lr_grid and cfg.sk_max_iter) or cfg.sk_cv < 2:
+        raise ConfigError("sk_hidden, sk_lr_grid and sk_max_iter need a value each, and sk_cv >= 2 folds")
     per = [f for f in Config.__dataclass_fields__ if f.split("_")[0] in ("dlgn", "sf", "relu")]
     for name in ("n_points", *per):
         if len(getattr(cfg, name)) not in (1, len(cfg.dims)):
@@ -119,7 +134,83 @@ def halfspaces(model: torch.nn.Module) -> list[Hyperplanes]:
     return [Hyperplanes(model.layers[0].weight.detach().clone())]
 
 
+def _hidden(text: str) -> tuple[int, ...]:
+    """``"100x100x100"`` -> ``(100, 100, 100)`` (a ConfigError naming the form otherwise)."""
+    try:
+        sizes = tuple(int(v) for v in str(text).split("x"))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"sk_hidden entries are layer sizes like '100x100x100', got {text!r}")
+    return sizes
+
+
+def train_sklearn(cfg: Config, data: Splits) -> dict:
+    """The ReLU baseline of the paper's code (``3.ML_Synthetic.ipynb``): scikit-learn's ``MLPClassifier``
+    (Adam; otherwise its defaults: L2 penalty 1e-4, batches of 200, training stops when the training
+    loss improves by < 1e-4 for 10 epochs), hidden sizes × lr × max_iter chosen by ``sk_cv``-fold
+    cross-validation on the training split, refit on it, and the *final* iterate tested (no
+    validation-selected epoch). ``random_state`` is the notebook's 42 plus the run's seed.
+
+    Returns:
+        The record (``test_acc`` = ``final_test_acc``; ``cv_acc`` and ``cv_search``: the grid's mean
+        cross-validation accuracy; ``best_val_epoch``: the final epoch, ``n_iter_``).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    x, y = data.x_train.double().numpy(), data.y_train.numpy()
+    grid = {
+        "hidden_layer_sizes": [_hidden(h) for h in cfg.sk_hidden],
+        "learning_rate_init": list(cfg.sk_lr_grid),
+        "max_iter": list(cfg.sk_max_iter),
+    }
+    base = MLPClassifier(solver="adam", activation="relu", random_state=42 + cfg.seed)
+    with threadpool_limits(cfg.threads or None), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter reached: n_iter_ records it
+        search = GridSearchCV(base, grid, cv=cfg.sk_cv, n_jobs=1).fit(x, y)
+        model = search.best_estimator_  # refit on the whole training split
+
+    def acc(xs, ys) -> float:
+        return 100 * float((model.predict(xs.double().numpy()) == ys.numpy()).mean())
+
+    best = search.best_params_
+    test = acc(data.x_test, data.y_test)
+    cv = zip(search.cv_results_["params"], search.cv_results_["mean_test_score"])
+    return {
+        "lr": best["learning_rate_init"],
+        "hidden": "x".join(map(str, best["hidden_layer_sizes"])),
+        "max_iter": best["max_iter"],
+        "cv_acc": 100 * float(search.best_score_),
+        "test_acc": test,
+        "best_test_acc": test,
+        "val_acc": acc(data.x_val, data.y_val),
+        "best_val_epoch": int(model.n_iter_),
+        "final_test_acc": test,
+        "train_acc": acc(data.x_train, data.y_train),
+        "params": sum(w.size for w in (*model.coefs_, *model.intercepts_)),
+        "cv_search": [_cv_row(p, a) for p, a in cv],
+        "curve_epochs": [],
+        "test_curve": [],
+        "val_curve": [],
+        "train_curve": [],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _cv_row(params: dict, score: float) -> dict:
+    """One grid point of the baseline's search: its settings and mean cross-validation accuracy (%)."""
+    hidden = "x".join(map(str, params["hidden_layer_sizes"]))
+    lr, max_iter = params["learning_rate_init"], params["max_iter"]
+    return {"hidden": hidden, "lr": lr, "max_iter": max_iter, "cv_acc": 100 * float(score)}
+
+
 def _lrs(cfg: Config, name: str, i: int) -> tuple[float, ...]:
+    if name == SKLEARN:
+        return (0.0,)  # one trial: its grid search chooses the lr
     prefix = {"dlgn": "dlgn", "dlgn-sf": "sf", "relu": "relu"}[name]
     if cfg.lr_grid and name in cfg.lr_grid_models:
         return cfg.lr_grid
@@ -166,10 +257,14 @@ def trial(
         item: ``(i, model name, lr)``, ``i`` indexing ``cfg.dims``.
 
     Returns:
-        The trained (best-validation) model on the CPU, its initial hyperplanes and its record.
+        The trained (best-validation) model on the CPU, its initial hyperplanes and its record
+        (``relu-sklearn``: ``None``, ``[]`` and its record, :func:`train_sklearn`; not checkpointed:
+        a resumed run fits it again, to the same numbers).
     """
     i, name, lr = item
     data, _ = dim_splits(cfg, i)
+    if name == SKLEARN:
+        return None, [], train_sklearn(cfg, data)
     return _train(cfg, name, i, cfg.dims[i], data, lr, Path(out))
 
 
@@ -202,6 +297,10 @@ def run(cfg: Config, out: Path) -> dict:
         run_d: dict = {"data": data.summary(), "n_test": len(data.y_test), "tree": tree.to_dict()}
         run_d |= {"models": {}, "attraction": {}}
         for name in cfg.models:
+            if name == SKLEARN:
+                record = trained[(i, name, 0.0)][2]
+                run_d["models"][name] = {**record, "arch": record["hidden"], "lr_search": []}
+                continue
             tried, best = [], None
             for lr in _lrs(cfg, name, i):
                 model, init, record = trained[(i, name, lr)]
@@ -223,6 +322,6 @@ def run(cfg: Config, out: Path) -> dict:
     results["models"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["models"].items()}
     results["attraction"] = {k: {**v, "d": cfg.dims[0]} for k, v in head["attraction"].items()}
     for k in results["models"]:  # the headline copies leave out the long curves
-        for key in ("curve_epochs", "val_curve", "test_curve", "train_curve", "lr_search"):
+        for key in ("curve_epochs", "val_curve", "test_curve", "train_curve", "lr_search", "cv_search"):
             results["models"][k].pop(key, None)
     return results
