@@ -103,6 +103,7 @@ def summary(results: dict) -> str:
         m = run_d["models"]
         accs = ", ".join(
             f"{LABELS[k]} {v['test_acc']:.2f}% (paper {PAPER[k].get(int(d), float('nan')):.1f})"
+            + (" (final iterate)" if k == "relu-sklearn" else "")
             for k, v in m.items()
         )
         lines.append(
@@ -178,6 +179,8 @@ def plot(results: dict, out: Path) -> list[Path]:
     paths.append(save_figure(fig, figs / "accuracy_vs_paper.png"))
 
     for d, run_d in results["runs"].items():
+        if not any(m["curve_epochs"] for m in run_d["models"].values()):
+            continue  # only relu-sklearn ran: no per-epoch curves
         fig = Figure(figsize=(7, 4), layout="constrained")
         ax = fig.subplots()
         for name, m in run_d["models"].items():
