@@ -12,7 +12,7 @@ with the exact Cholesky solve of the same size: max relative difference of the p
 (``‖p_i − q_i‖ / ‖q_i‖`` over test points) and of test accuracy.
 
 Usage: ``python benchmarks/bench_krr_iterative.py [--kernel ntk-inf|npk-trained] [--ns 5000 20000]
-[--full] [--threads 2]``
+[--full] [--threads 2] [--rank R] [--tol T] [--budget BYTES] [--only-iterative] [--tag SUFFIX]``
 (``--full``: also n = 60 000, the whole training set, iterative only: the Cholesky solve would need
 two 28.8 GB matrices).
 """
@@ -50,7 +50,16 @@ def make_kernel(name: str, data) -> tuple:
     return (lambda a, b: npk(net, a, b, progress=False)), time.perf_counter() - start
 
 
-def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads: int, ref: str) -> None:
+def child(
+    kernel_name: str,
+    n: int,
+    solver: str,
+    rank: int | None,
+    tol: float,
+    threads: int,
+    ref: str,
+    budget: int | None,
+) -> None:
     import resource
     import time
 
@@ -60,6 +69,7 @@ def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads:
     from _common import machine  # puts src/ on the path
     from neuralpaths.data import load_dataset, nested_order
     from neuralpaths.kernels import KernelRegressor, one_hot
+    from neuralpaths.kernels.solvers import default_rank
 
     torch.set_num_threads(threads)
     data = load_dataset("mnist", val_size=0, seed=0, flatten=True)
@@ -72,7 +82,7 @@ def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads:
     start = time.perf_counter()
     trace = sum(float(kernel(X[s : s + 500], X[s : s + 500]).diagonal().sum()) for s in range(0, n, 500))
     lam = RIDGE * trace / n
-    reg = KernelRegressor(ridge=lam, kernel=kernel, solver=solver, tol=tol, rank=rank)
+    reg = KernelRegressor(ridge=lam, kernel=kernel, solver=solver, tol=tol, rank=rank, memory_budget=budget)
     reg.fit(X, one_hot(y, 10, dtype=torch.float64))
     t_fit = time.perf_counter() - start
     pred = reg.predict(Xt)
@@ -88,7 +98,8 @@ def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads:
         "rss_before_fit_mib": base / 1024,
         "n_iter": reg.n_iter_,
         "residual": reg.residual_,
-        "rank": rank if solver == "iterative" else None,
+        "rank": (default_rank(n) if rank is None else rank) if solver == "iterative" else None,
+        "memory_budget": budget,
         "tol": tol if solver == "iterative" else None,
         "lambda": lam,
         "test_acc": 100 * float((pred.argmax(1) == yt).double().mean()),
@@ -106,9 +117,10 @@ def child(kernel_name: str, n: int, solver: str, rank: int, tol: float, threads:
     print(json.dumps(out), flush=True)
 
 
-def run_child(n: int, solver: str, args, ref: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", args.kernel, str(n), solver, str(args.rank), str(args.tol)]
-    cmd += [str(args.threads), str(ref)]
+def run_child(n: int, solver: str, args, ref: Path, tol: float = 1e-6) -> dict:
+    cmd = [sys.executable, __file__, "--child", args.kernel, str(n), solver, str(args.rank), str(tol)]
+    budget = args.budget if solver == "iterative" else None
+    cmd += [str(args.threads), str(ref), str(budget)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:
         raise RuntimeError(f"n={n} {solver} failed:\n{proc.stderr[-3000:]}")
@@ -122,14 +134,24 @@ def main() -> None:
     ap.add_argument("--kernel", choices=KERNELS, default="ntk-inf")
     ap.add_argument("--ns", type=int, nargs="*", default=[5000, 20000])
     ap.add_argument("--full", action="store_true", help="also n = 60 000 (iterative only)")
-    ap.add_argument("--rank", type=int, default=1000)
-    ap.add_argument("--tol", type=float, default=1e-6)
+    ap.add_argument("--rank", type=int, default=None, help="preconditioner rank (default: the library's)")
+    ap.add_argument("--tol", type=float, nargs="+", default=[1e-6], help="relative residual(s) to solve to")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--budget",
+        type=lambda v: int(float(v)),
+        default=None,
+        help="memory budget in bytes of the iterative solver (e.g. 1e9 at "
+        "n = 20 000: the kernel stored in float32, as at 60 000)",
+    )
+    ap.add_argument("--tag", default="", help="suffix of the results file (keeps earlier results)")
+    ap.add_argument("--only-iterative", action="store_true", help="no Cholesky reference (--ns runs)")
+    ap.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        name, n, solver, rank, tol, threads, ref = args.child
-        child(name, int(n), solver, int(rank), float(tol), int(threads), ref)
+        name, n, solver, rank, tol, threads, ref, budget = args.child
+        as_int = lambda v: None if v == "None" else int(v)
+        child(name, int(n), solver, as_int(rank), float(tol), int(threads), ref, as_int(budget))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import save
@@ -138,14 +160,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.ns:
             ref = Path(tmp) / f"exact-{n}.pt"
-            rows += [run_child(n, "cholesky", args, ref), run_child(n, "iterative", args, ref)]
+            if not args.only_iterative:
+                rows.append(run_child(n, "cholesky", args, ref))
+            rows += [run_child(n, "iterative", args, ref, tol) for tol in args.tol]
         if args.full:
-            rows.append(run_child(60000, "iterative", args, Path(tmp) / "none.pt"))
+            rows += [run_child(60000, "iterative", args, Path(tmp) / "none.pt", tol) for tol in args.tol]
     kernel = {
         "ntk-inf": "relu_ntk standard, FC 784-5x128-10",
         "npk-trained": "npk of a trained FC 784-5x128-10",
     }
     name = "krr_iterative" if args.kernel == "ntk-inf" else f"krr_iterative_{args.kernel}"
+    name += args.tag
     save(name, {"ridge": RIDGE, "kernel": kernel[args.kernel], "rows": rows})
 
 

@@ -124,7 +124,8 @@ class KernelRegressor(RegressorMixin, _KernelRidge):
         tol: relative residual ``‖(K + λI) α − y‖ / ‖y‖`` (every column) at which the iterative
             solver stops.
         max_iter: most iterations of the iterative solver.
-        rank: rank of its preconditioner (``None``: ``min(n, 1000)``; ``0``: plain CG).
+        rank: rank of its preconditioner (``None``: 1000, 2000 above 30 000 points, at most
+            ``n``; ``0``: plain CG).
         memory_budget: bytes for the Cholesky-or-iterative choice and the iterative solver's
             kernel store; ``None``: half the available memory (psutil, else ``/proc/meminfo``, else
             8 GiB).

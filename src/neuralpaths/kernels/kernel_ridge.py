@@ -24,7 +24,14 @@ from torch import Tensor
 from ..checks import asymmetry
 from .named import KERNELS, TORCH_KERNELS, relu_kernel
 from .ridge import check_finite_blocks, check_symmetric, cho_solve, cholesky_ridge
-from .solvers import BLOCK_ENTRIES, KernelOperator, blocked_product, check_solver_params, choose_solver
+from .solvers import (
+    BLOCK_ENTRIES,
+    KernelOperator,
+    blocked_product,
+    check_solver_params,
+    choose_solver,
+    default_rank,
+)
 from .solvers import solve as solve_iterative
 
 try:
@@ -288,7 +295,7 @@ class _KernelRidge(BaseEstimator):
                 op = KernelOperator(self._kernel, X, budget=self.memory_budget)
             self.jitter_ = self._iterative_jitter(op)
             shift = float(self.ridge) + self.jitter_
-            rank = min(n, 1000) if self.rank is None else self.rank
+            rank = default_rank(n) if self.rank is None else self.rank
             res = solve_iterative(op, Y2, shift, tol=self.tol, max_iter=self.max_iter, rank=rank)
             dual, fit = res.solution, None
             self.n_iter_, self.residual_ = res.n_iter, res.residual

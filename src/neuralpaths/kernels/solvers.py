@@ -48,6 +48,15 @@ MEMORY_FRACTION = 0.5  # of the available memory: Cholesky's two (n, n) matrices
 FALLBACK_MEMORY = 8 << 30  # bytes assumed available when the system does not say
 
 
+def default_rank(n: int) -> int:
+    """Preconditioner rank when none is given: 1000, 2000 above 30 000 points (at most ``n``).
+
+    Measured on MNIST, trained-gate NPK at n = 60 000 (λ = 1e-6·tr K/n): rank 1000 → 277 CG
+    iterations, 2000 → 203 for 20 s more set-up; at n = 20 000, 1000 and 2000 cost the same time.
+    """
+    return min(n, 2000 if n > 30_000 else 1000)
+
+
 def available_memory() -> int:
     """Bytes of memory available now: psutil if installed, else ``/proc/meminfo``, else 8 GiB."""
     try:
