@@ -48,7 +48,9 @@ kernel–target alignment for those sizes). Measured on 2 CPU threads (seed 0; t
 after 10 epochs on all 60 000 images), test accuracy % at n = 1000 / 2000 / 5000 / 10 000 / 20 000 /
 **60 000**:
 
-- NPK, trained gates  97.48 / 97.83 / 98.05 / 98.12 / 98.19 / **98.47** (277 CG iterations, 28 min)
+- NPK, trained gates  97.48 / 97.83 / 98.05 / 98.12 / 98.19 / **98.47** (277 CG iterations, 28 min;
+  with today's default preconditioner rank 2000: 204 iterations, 19.9 min in
+  ``benchmarks/bench_krr_iterative.py``)
 - NTK ∞ (standard)    92.65 / 94.59 / 96.21 / 97.21 / 97.80 / **98.50** (81 iterations, 11 min)
 - NPK, random gates   90.77 / 93.21 / 94.92 / 96.29 / 96.84 / not measured at 60 000
 
