@@ -185,7 +185,7 @@ def flatten_rows(rows: Sequence[dict]) -> dict[str, Any]:
 def _run_header(out: Path, experiment: Any) -> list[str]:
     record = read_json(out / "config.json") if (out / "config.json").exists() else {}
     env = read_json(out / "env.json") if (out / "env.json").exists() else {}
-    sets = " ".join(f"--set {k}={_cli_value(v)}" for k, v in record.get("overrides", {}).items())
+    sets = " ".join(f"--set {k}={cli_value(v)}" for k, v in record.get("overrides", {}).items())
     seeds = record.get("seeds") or []
     seed_arg = f" --seeds {','.join(map(str, seeds))}" if len(seeds) > 1 else ""
     preset = record.get("preset", "default")
@@ -206,7 +206,8 @@ def _run_header(out: Path, experiment: Any) -> list[str]:
     return [*lines, ""]
 
 
-def _cli_value(v: Any) -> str:
+def cli_value(v: Any) -> str:
+    """A config value as ``--set KEY=VALUE`` writes it (lists comma-joined, booleans lower case)."""
     if isinstance(v, (list, tuple)):
         return ",".join(map(str, v))
     return str(v).lower() if isinstance(v, bool) else str(v)
@@ -237,7 +238,7 @@ def write_report(
             lines += [f"![{Path(f).stem}]({_rel(f, out)})", ""]
     record = read_json(out / "config.json") if (out / "config.json").exists() else {}
     if record.get("config"):
-        rows = [{"key": k, "value": _cli_value(v)} for k, v in record["config"].items()]
+        rows = [{"key": k, "value": cli_value(v)} for k, v in record["config"].items()]
         lines += ["## Configuration", "", markdown_table(rows)]
     return atomic_write_text(out / "report.md", "\n".join(lines))
 

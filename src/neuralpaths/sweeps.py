@@ -40,7 +40,7 @@ from .runner import SWEEP_RECORD, _status, check_config, finished, make_trial
 
 def label_of(combo: Mapping[str, Any]) -> str:
     """The trial folder of a grid point: ``n=4,widths=3,3``."""
-    return ",".join(f"{k}={report._cli_value(v)}" for k, v in combo.items()).replace("/", "_")
+    return ",".join(f"{k}={report.cli_value(v)}" for k, v in combo.items()).replace("/", "_")
 
 
 def combinations(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ def sweep_tables(experiment: Any, record: dict, outcomes: dict[str, Outcome]) ->
     combos = {label_of(c): c for c in combinations(record["grid"])}
     long_rows, points, failed, title = [], [], {}, "results"
     for label, outcome in outcomes.items():
-        grid_values = {k: report._cli_value(v) for k, v in combos[label].items()}
+        grid_values = {k: report.cli_value(v) for k, v in combos[label].items()}
         if not outcome.ok:
             failed[label] = outcome.error
             points.append({**grid_values, "state": "failed", "error": outcome.error})

@@ -19,6 +19,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, MaxNLocator
 
+from ..report import cli_value
+
 
 def plain_number(value: float) -> str:
     """A tick label without powers of ten where one is not needed: ``2``, ``0.002``, ``1500``
@@ -97,7 +99,7 @@ def preset_label(out: str | os.PathLike) -> str:
 
 def _short(value: Any, limit: int = 24) -> str:
     """An override's value as a title shows it: a path by its last part, long text cut at ``limit``."""
-    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    text = cli_value(value)
     if "/" in text.rstrip("/"):
         text = "…/" + Path(text.rstrip("/")).name
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -298,7 +298,7 @@ def run(cfg: Config, out: Path) -> dict:
         run_d |= {"models": {}, "attraction": {}}
         for name in cfg.models:
             if name == SKLEARN:
-                record = trained[(i, name, 0.0)][2]
+                record = trained[(i, name, *_lrs(cfg, name, i))][2]
                 run_d["models"][name] = {**record, "arch": record["hidden"], "lr_search": []}
                 continue
             tried, best = [], None
