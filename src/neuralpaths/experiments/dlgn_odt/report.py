@@ -157,12 +157,15 @@ def plot(results: dict, out: Path) -> list[Path]:
     xs = np.arange(len(rows))
     ours = [m["test_acc"] for _, _, m, _ in rows]
     ref = [PAPER[n].get(d, np.nan) for d, n, _, _ in rows]
-    final = (
-        " (ReLU (sklearn): final iterate, as the paper ran it)"
-        if any(n == "relu-sklearn" for _, n, _, _ in rows)
-        else ""
-    )
-    ax.bar(xs - 0.2, ours, 0.4, label=f"this run, best-validation epoch{final}")
+    sk = {n == "relu-sklearn" for _, n, _, _ in rows}
+    label = {
+        frozenset({False}): "this run, best-validation epoch",
+        frozenset({True}): "this run, final iterate (as the paper ran its ReLU baseline)",
+        frozenset(
+            {False, True}
+        ): "this run, best-validation epoch (ReLU (sklearn): final iterate, as the paper ran it)",
+    }[frozenset(sk)]
+    ax.bar(xs - 0.2, ours, 0.4, label=label)
     ax.bar(xs + 0.2, ref, 0.4, label="ICLR 2025 Table 2")
     for x, v, p in zip(xs, ours, ref):
         ax.text(x - 0.2, v + 0.3, f"{v:.1f}", ha="center", fontsize=7)
