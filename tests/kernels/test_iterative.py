@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from neuralpaths.kernels import KernelClassifier, KernelRegressor, relu_ntk
+from neuralpaths.kernels.operator import deal
 from neuralpaths.kernels.solvers import (
     KernelOperator,
     Nystrom,
     blocked_product,
     choose_solver,
     memory_budget,
+    pcg,
     rp_cholesky,
     solve,
 )
@@ -133,6 +135,40 @@ def test_operator_stored_in_part_and_float32_and_its_columns():
         KernelOperator(_rbf)
 
 
+@pytest.mark.parametrize("store", [F64, torch.float32])
+def test_threaded_products_equal_the_sequential_one_and_repeat_exactly(store):
+    """Blocks dealt to worker threads (each with its own output, summed in a fixed order) give the
+    sequential product up to rounding, and the same bits at every call; tiles of several widths
+    (the chunk size cuts the 120-row blocks into uneven tiles) with a block recomputed per product."""
+    x, _, _ = _data(n=500)
+    K = _rbf(x, x)
+    v = torch.randn(500, 3, dtype=F64)
+    # blocks of 120 rows: (120, 120), (120, 240), (120, 360), (120, 480) stored, (20, 500) recomputed
+    budget = 120 * (120 + 240 + 360 + 480) * torch.empty((), dtype=store).element_size()
+    ops = {
+        t: KernelOperator(_rbf, x, block_rows=120, store_dtype=store, threads=t, budget=budget)
+        for t in (1, 2, 3)
+    }
+    assert ops[1].blocks[-1] is None and ops[1].blocks[-2] is not None
+    seq = ops[1].matvec(v)
+    tol = 1e-12 if store == F64 else 1e-6  # float32: the kernel rounded to float32
+    torch.testing.assert_close(seq, K @ v, rtol=tol, atol=tol)
+    for t in (2, 3):
+        first = ops[t].matvec(v)
+        torch.testing.assert_close(first, seq, rtol=1e-13, atol=1e-13)
+        assert torch.equal(ops[t].matvec(v), first)
+    before = torch.get_num_threads()
+    ops[2].matvec(v)
+    assert torch.get_num_threads() == before  # the BLAS threads are given back
+
+
+def test_deal_balances_the_blocks():
+    groups = deal([1, 2, 3, 4, 5, 6, 7, 8], 2)
+    assert sorted(sum(groups, [])) == list(range(8)) and all(g == sorted(g) for g in groups)
+    assert [sum(i + 1 for i in g) for g in groups] == [18, 18]
+    assert deal([5], 3) == [[0]]
+
+
 def test_rp_cholesky_is_exact_at_full_rank_and_the_nystrom_preconditioner():
     x, _, _ = _data(n=200, d=3)
     K = _rbf(x, x, gamma=1.0)
@@ -187,3 +223,20 @@ def test_a_float32_store_does_not_keep_the_float64_blocks_alive():
 
     KernelOperator(kernel, X, store_dtype=torch.float32, block_rows=50)
     assert len(alive) == 6 and max(alive) <= 1
+
+
+def test_converged_columns_leave_the_product():
+    """A column that has converged is no longer multiplied; the others still reach the solution."""
+    g = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(40, 40, generator=g, dtype=F64))
+    A = Q @ torch.diag(torch.linspace(1, 100, 40, dtype=F64)) @ Q.T
+    B = torch.stack([Q[:, 0], torch.randn(40, generator=g, dtype=F64)], 1)  # an eigenvector: 1 step
+    widths = []
+
+    def matvec(V):
+        widths.append(V.shape[1])
+        return A @ V
+
+    X, it = pcg(matvec, B, None, tol=1e-10, max_iter=200)
+    assert widths[0] == 2 and widths[-1] == 1 and it > 2
+    torch.testing.assert_close(X, torch.linalg.solve(A, B), rtol=1e-8, atol=1e-10)

@@ -5,13 +5,10 @@ by blocks of rows.
 **What and why.** Each CG iteration is one product ``K V`` with all right-hand sides at once (one-hot
 targets: 10 columns per pass). Three choices make it cheap:
 
-- *The kernel once, stored by halves.* :class:`KernelOperator` computes the lower triangle of ``K``
-  by row blocks, ``k(X[s:e], X[:e])``, and keeps it in a memory budget (float64 when the half fits,
-  else float32: ``2 n²`` bytes, 7.2 GB at n = 60 000), so the kernel, whose closed forms cost far
-  more per entry than a multiply-add, is evaluated once (half of ``n²`` entries) and every CG
-  iteration is a memory-bound read of the stored half (``y[s:e] += B v[:e]``,
-  ``y[:s] += B[:, :s]ᵀ v[s:e]``, by column chunks that are converted to float64 in cache). Blocks
-  beyond the budget are recomputed at every product.
+- *The kernel once, stored by halves* (:class:`~neuralpaths.kernels.operator.KernelOperator`): the
+  lower triangle of ``K`` computed by row blocks and kept within a memory budget (float64 when it
+  fits, else float32: 7.2 GB at n = 60 000), so every CG iteration is a read of the stored half,
+  by tiles converted to float64 in cache, on all cores.
 - *Randomly pivoted Cholesky* (Chen, Epperly, Tropp & Webber 2023, block version) picks ``rank``
   pivots with probability proportional to the diagonal of the current residual kernel: a Nyström
   approximation ``K ≈ F Fᵀ`` as accurate as the best-known column samplers, from ``rank`` kernel
@@ -41,11 +38,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-KernelFn = Callable[[Tensor, Tensor], Tensor]
-BLOCK_ENTRIES = 1 << 24  # kernel entries per row block of the operator (128 MiB in float64)
-CHUNK_ENTRIES = 1 << 18  # stored entries per product chunk (2 MiB in float64: stays in cache)
-MEMORY_FRACTION = 0.5  # of the available memory: Cholesky's two (n, n) matrices, or the kernel store
-FALLBACK_MEMORY = 8 << 30  # bytes assumed available when the system does not say
+from .operator import BLOCK_ENTRIES, KernelFn, KernelOperator, memory_budget
+
+__all__ = [
+    "BLOCK_ENTRIES",
+    "KernelOperator",
+    "Nystrom",
+    "blocked_product",
+    "check_solver_params",
+    "choose_solver",
+    "default_rank",
+    "memory_budget",
+    "pcg",
+    "rp_cholesky",
+    "solve",
+]
 
 
 def default_rank(n: int) -> int:
@@ -57,142 +64,11 @@ def default_rank(n: int) -> int:
     return min(n, 2000 if n > 30_000 else 1000)
 
 
-def available_memory() -> int:
-    """Bytes of memory available now: psutil if installed, else ``/proc/meminfo``, else 8 GiB."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return FALLBACK_MEMORY
-
-
-def memory_budget(budget: int | None) -> int:
-    """The budget in bytes: ``budget``, or :data:`MEMORY_FRACTION` of :func:`available_memory`."""
-    return int(budget) if budget is not None else int(MEMORY_FRACTION * available_memory())
-
-
 def choose_solver(n: int, budget: int | None = None, precomputed: bool = False) -> str:
     """``"cholesky"`` when its float64 matrices fit in the budget (the ``(n, n)`` kernel and the copy
     that is factorised; a precomputed kernel is already in memory, only the copy), else ``"iterative"``."""
     need = 8 * n * n * (1 if precomputed else 2)
     return "cholesky" if need <= memory_budget(budget) else "iterative"
-
-
-class KernelOperator:
-    """``K V`` by row blocks of a symmetric kernel, the lower triangle stored within a budget.
-
-    Either ``K`` (a given ``(n, n)`` matrix, used as is) or ``kernel(A, B) -> (len(A), len(B))`` and
-    the data ``X``. Blocks of rows ``[s, e)`` hold ``k(X[s:e], X[:e])`` (diagonal block symmetrised);
-    the first blocks are stored (in ``store_dtype``: ``None`` chooses float64 if the whole lower
-    triangle fits in ``budget`` bytes, else float32) until the budget is spent, the others recomputed
-    at every product. Products are computed in ``X``'s dtype.
-
-    Shape:
-        ``X: (n, d)``, ``K: (n, n)``; ``matvec``: ``(n, k) -> (n, k)``; ``columns``: ``(s,) -> (n, s)``.
-    """
-
-    def __init__(
-        self,
-        kernel: KernelFn | None = None,
-        X: Tensor | None = None,
-        *,
-        K: Tensor | None = None,
-        budget: int | None = None,
-        store_dtype: torch.dtype | None = None,
-        block_rows: int | None = None,
-    ):
-        if (K is None) == (kernel is None or X is None):
-            raise ValueError("KernelOperator needs either K or both kernel and X")
-        self.kernel, self.X, self.K = kernel, X, K
-        ref = K if K is not None else X
-        self.n, self.dtype, self.device = len(ref), ref.dtype, ref.device
-        self.passes = 0  # products computed (kernel passes over all blocks)
-        if K is not None:
-            self._diag = K.diagonal().clone()
-            return
-        n = self.n
-        rows = block_rows or max(16, min(4096, BLOCK_ENTRIES // max(n, 1)))
-        self.starts = list(range(0, n, rows))
-        self.rows = rows
-        budget = memory_budget(budget)
-        half = n * (n + rows) // 2
-        if store_dtype is None:
-            store_dtype = self.dtype if half * _itemsize(self.dtype) <= budget else torch.float32
-        self.store_dtype = store_dtype
-        self.blocks: list[Tensor | None] = []
-        diag, spent = [], 0
-        for s in self.starts:
-            e = min(s + rows, n)
-            size = (e - s) * e * _itemsize(store_dtype)
-            if spent + size <= budget:
-                b = self._block(s, e)
-                self.blocks.append(b.to(store_dtype))
-                spent += size
-                diag.append(b[:, s:e].diagonal().clone())  # a copy: a view would keep b alive
-            else:
-                self.blocks.append(None)
-                diag.append(kernel(X[s:e], X[s:e]).to(self.dtype).diagonal().clone())
-        self.stored_bytes = spent
-        self._diag = torch.cat(diag)
-
-    def _block(self, s: int, e: int) -> Tensor:
-        b = torch.as_tensor(self.kernel(self.X[s:e], self.X[:e])).to(device=self.device, dtype=self.dtype)
-        d = b[:, s:e]
-        d.copy_((d + d.T) / 2)
-        return b
-
-    @property
-    def stored_fraction(self) -> float:
-        """Fraction of the lower triangle's blocks that are stored (1.0 for a given ``K``)."""
-        if self.K is not None:
-            return 1.0
-        return sum(b is not None for b in self.blocks) / len(self.blocks)
-
-    def diagonal(self) -> Tensor:
-        return self._diag
-
-    def matvec(self, V: Tensor) -> Tensor:
-        """``K V``. Shape: ``(n, k) -> (n, k)``."""
-        self.passes += 1
-        if self.K is not None:
-            return self.K @ V
-        VT = V.T.contiguous()  # (k, n): right-hand sides as rows, 1.8x faster products than (n, k)
-        out = torch.zeros_like(VT)  # (k, n)
-        buf = V.new_empty(CHUNK_ENTRIES)  # a stored chunk in the product's dtype, reused
-        for s, b in zip(self.starts, self.blocks):
-            e = min(s + self.rows, self.n)
-            b = self._block(s, e) if b is None else b  # (e − s, e)
-            width = max(1, CHUNK_ENTRIES // (e - s))
-            for c in range(0, e, width):  # column chunks: converted in cache, each read once
-                ce = min(c + width, e)
-                chunk = b[:, c:ce]
-                if chunk.dtype != V.dtype:
-                    chunk = buf[: chunk.numel()].view(chunk.shape).copy_(chunk)
-                out[:, s:e] += VT[:, c:ce] @ chunk.T
-                left = min(ce, s) - c  # columns of the chunk left of the diagonal block: mirrored
-                if left > 0:
-                    out[:, c : c + left] += VT[:, s:e] @ chunk[:, :left]
-        return out.T.contiguous()
-
-    def columns(self, idx: Tensor) -> Tensor:
-        """``K[:, idx]``. Shape: ``(s,) -> (n, s)``."""
-        if self.K is not None:
-            return self.K[:, idx]
-        out = torch.as_tensor(self.kernel(self.X, self.X[idx])).to(device=self.device, dtype=self.dtype)
-        return out
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
 
 
 def rp_cholesky(op: KernelOperator, rank: int, *, block: int = 100, seed: int = 0) -> Tensor:
@@ -283,8 +159,8 @@ def pcg(
     max_iter: int,
 ) -> tuple[Tensor, int]:
     """Preconditioned conjugate gradients on all columns of ``B`` at once (one ``matvec`` per
-    iteration for every column; converged columns stop moving). Returns the solution and the
-    iterations run.
+    iteration for every column; converged columns stop moving and leave the product). Returns the
+    solution and the iterations run.
 
     Shape:
         ``B: (n, k) -> (n, k)``.
@@ -301,7 +177,11 @@ def pcg(
         active = R.norm(dim=0) / bnorm > tol
         if not bool(active.any()):
             break
-        Q = matvec(P)
+        if bool(active.all()):
+            Q = matvec(P)
+        else:  # converged columns leave the product
+            Q = torch.zeros_like(P)
+            Q[:, active] = matvec(P[:, active])
         alpha = torch.where(active, rz / (P * Q).sum(0), 0.0)
         X += alpha * P
         R -= alpha * Q
