@@ -164,7 +164,7 @@ def test_threaded_products_equal_the_sequential_one_and_repeat_exactly(store):
 
 def test_deal_balances_the_blocks():
     groups = deal([1, 2, 3, 4, 5, 6, 7, 8], 2)
-    assert sorted(sum(groups, [])) == list(range(8)) and all(g == sorted(g) for g in groups)
+    assert sorted(i for g in groups for i in g) == list(range(8)) and all(g == sorted(g) for g in groups)
     assert [sum(i + 1 for i in g) for g in groups] == [18, 18]
     assert deal([5], 3) == [[0]]
 
