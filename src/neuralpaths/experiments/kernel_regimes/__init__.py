@@ -51,7 +51,8 @@ after 10 epochs on all 60 000 images), test accuracy % at n = 1000 / 2000 / 5000
 - NPK, trained gates  97.48 / 97.83 / 98.05 / 98.12 / 98.19 / **98.47** (277 CG iterations, 28 min;
   with today's default preconditioner rank 2000 and threaded product: 203 iterations, 13.4 min in
   ``benchmarks/bench_krr_iterative.py``)
-- NTK ∞ (standard)    92.65 / 94.59 / 96.21 / 97.21 / 97.80 / **98.50** (81 iterations, 11 min; today 60, 7.9 min)
+- NTK ∞ (standard)    92.65 / 94.59 / 96.21 / 97.21 / 97.80 / **98.50** (81 iterations, 11 min;
+  today 60 iterations, 7.9 min)
 - NPK, random gates   90.77 / 93.21 / 94.92 / 96.29 / 96.84 / **97.74** (135 iterations, 11.5 min)
 
 (``--set 'kernels=["npk-trained","ntk-inf"]'``: 43 min in all on an otherwise idle machine, ~9.5 GB
