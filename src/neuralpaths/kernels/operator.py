@@ -13,7 +13,7 @@ buffer that stays in cache, and uses it for both halves. Products run the blocks
 ``threads`` worker threads at once, each with single-threaded BLAS and its own output, the blocks
 dealt by size, the outputs summed in a fixed order (the same numbers at every call): thin products
 split over a shared BLAS thread pool wait at a barrier each, and on two cores that made the product
-1.3–2.7x slower (n = 60 000: 2.9 s instead of 4.6–8.3 s). The thread count is process-wide
+1.3–2.9x slower (n = 60 000: 2.9 s instead of 4.6–8.3 s). The thread count is process-wide
 (``torch.set_num_threads``): set to 1 during a product and restored after.
 
 Shape:

@@ -48,17 +48,14 @@ kernel–target alignment for those sizes). Measured on 2 CPU threads (seed 0; t
 after 10 epochs on all 60 000 images), test accuracy % at n = 1000 / 2000 / 5000 / 10 000 / 20 000 /
 **60 000**:
 
-- NPK, trained gates  97.48 / 97.83 / 98.05 / 98.12 / 98.19 / **98.47** (277 CG iterations, 28 min;
-  with today's default preconditioner rank 2000 and threaded product: 203 iterations, 13.4 min in
-  ``benchmarks/bench_krr_iterative.py``)
-- NTK ∞ (standard)    92.65 / 94.59 / 96.21 / 97.21 / 97.80 / **98.50** (81 iterations, 11 min;
-  today 60 iterations, 7.9 min)
-- NPK, random gates   90.77 / 93.21 / 94.92 / 96.29 / 96.84 / **97.74** (135 iterations, 11.5 min)
+- NPK, trained gates  97.48 / 97.83 / 98.05 / 98.12 / 98.19 / **98.47** (203 CG iterations, 14.7 min)
+- NTK ∞ (standard)    92.65 / 94.59 / 96.21 / 97.21 / 97.80 / **98.50** (60 iterations, 8.5 min)
+- NPK, random gates   90.77 / 93.21 / 94.92 / 96.29 / 96.84 / **97.74** (135 iterations, 11.7 min)
 
-(``--set 'kernels=["npk-trained","ntk-inf"]'``: 43 min in all on an otherwise idle machine, ~9.5 GB
-peak, before the threaded product; ``--set kernels=npk-random``: 13.2 min, the net's training and
-the sizes to 20 000 included; with the three solves at 60 000 taking 11.5, 13.4 and 7.9 min, the
-whole preset should take about 40 min — not timed as one run.)
+(the whole preset: **39.5 min** on an otherwise idle machine; the times in brackets are
+each kernel's solve at 60 000 — kernel store, preconditioner, CG and the 10 000 × 60 000 test kernel.
+``benchmarks/bench_krr_iterative.py`` times the same trained-gate solve at 13.4 min and the NTK ∞ at
+7.9 min, with peak memory 9.66 GB and 9.41 GB.)
 On the whole training set the trained-gate NPK beats the trained net itself by 0.85 points and the
 NTK ∞ catches up with it (98.50 vs 98.47): the advantage of learned gates over the infinite-width
 kernel shrinks from 4.8 points at n = 1000 to nothing at 60 000. Over random gates it shrinks from
