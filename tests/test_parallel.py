@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from neuralpaths import cli, experiments, runner
+from neuralpaths.environment import num_threads
 from neuralpaths.errors import ConfigError
-from neuralpaths.experiments.common import num_threads
 from neuralpaths.io import read_json
 from neuralpaths.parallel import TrialsFailed, map_trials
 

@@ -1,4 +1,5 @@
-"""What a run records about where it ran (``env.json``): versions, git commit, the device used."""
+"""What a run records about where it ran (``env.json``): versions, git commit, the device used; and
+:func:`num_threads`, running with a given number of torch threads."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +67,16 @@ def environment(seed: int, device: torch.device | None = None) -> dict[str, Any]
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+@contextmanager
+def num_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads (0: leave the setting alone), restoring it afterwards. The
+    setting is process-wide: other threads of the process see it too."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -38,9 +38,9 @@ from .config import (  # noqa: F401 (re-exported: the runner is where scripts lo
     presets,
     read_config_file,
 )
-from .environment import environment, git_commit  # noqa: F401 (re-exported)
+from .environment import environment, git_commit, num_threads  # noqa: F401 (re-exported)
 from .errors import ConfigError, UserError, shorten
-from .experiments.common import Experiment, num_threads, resolve_device
+from .experiments.common import Experiment, resolve_device
 from .io import atomic_write_json, metrics_logger, write_rows_csv  # noqa: F401 (metrics_logger re-exported)
 from .parallel import (
     Trial,

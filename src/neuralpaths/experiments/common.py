@@ -1,16 +1,15 @@
 """What every experiment shares: its declaration (:class:`Experiment`) and the parts its protocol
 repeats — train a model and record its accuracy (:func:`train`, :func:`train_config`,
 :func:`accuracy_record`), keep each finished stage of a run so ``neuralpaths resume`` skips it
-(:func:`cached`), run with a number of torch threads (:func:`num_threads`, applied by the runner
-from a ``Config.threads`` field) and on the device a ``Config.device`` field names (:func:`resolve_device`).
+(:func:`cached`), and run on the device a ``Config.device`` field names (:func:`resolve_device`); the
+runner applies a ``Config.threads`` field with :func:`neuralpaths.environment.num_threads`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -204,19 +203,6 @@ def resolve_device(name: str, *, here: bool = True) -> torch.device:
             "use device=cpu or device=auto"
         )
     return torch.device(text)
-
-
-# --- threads ------------------------------------------------------------------------------------------
-@contextmanager
-def num_threads(n: int) -> Iterator[None]:
-    """Run with ``n`` torch threads (0: leave the setting alone), restoring it afterwards."""
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def load_data(cfg: Any, **kwargs: Any) -> Splits:

@@ -22,12 +22,13 @@ Shape:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
+
+from ..environment import num_threads
 
 KernelFn = Callable[[Tensor, Tensor], Tensor]
 BLOCK_ENTRIES = 1 << 24  # kernel entries per row block of the operator (128 MiB in float64)
@@ -61,17 +62,6 @@ def memory_budget(budget: int | None) -> int:
 
 def _itemsize(dtype: torch.dtype) -> int:
     return torch.empty((), dtype=dtype).element_size()
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """torch (and its BLAS) on one thread inside, the previous count restored after."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
 
 
 def deal(sizes: list[int], parts: int) -> list[list[int]]:
@@ -182,7 +172,7 @@ class KernelOperator:
             sizes = [self.blocks[i].numel() for i in stored]
             parts = [[stored[j] for j in g] for g in deal(sizes, threads)]
         if len(parts) > 1:
-            with _single_threaded_blas(), ThreadPoolExecutor(len(parts)) as pool:
+            with num_threads(1), ThreadPoolExecutor(len(parts)) as pool:
                 outs = list(pool.map(lambda p: self._apply(VT, p), parts))
             out = outs[0]
             for o in outs[1:]:

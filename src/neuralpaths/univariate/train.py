@@ -4,13 +4,13 @@ the loss Hessian built on the closed-form NTK, recording knots and delta-slopes 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from ..checks import positive_int, real
+from ..environment import num_threads
 from ..models.univariate import Univariate
 from ..progress import progress_bar
 from .splines import _np
@@ -95,16 +95,6 @@ def step_size(model: Univariate, x, y, *, train: str = "all", factor: float = 1.
     return factor / bound
 
 
-@contextmanager
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @torch.no_grad()
 def train_univariate(
     model: Univariate,
@@ -172,7 +162,7 @@ def train_univariate(
     eta = lr if lr is not None else step_size(model, x, y, train=train, factor=lr_factor)
     first_lr = eta
     bar = progress_bar(total=steps, desc="gradient descent", enabled=progress)
-    with _one_thread(), bar, np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
+    with num_threads(1), bar, np.errstate(over="ignore", invalid="ignore"):  # divergence is raised below
         loss, grads = _grads(params, x, y, model.multiplier, train)
         record(0, loss)
         while loss >= tol and step < steps:
