@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from neuralpaths.kernels import KernelClassifier, KernelRegressor, relu_ntk
+from neuralpaths.kernels import operator as operator_module
 from neuralpaths.kernels.operator import deal
 from neuralpaths.kernels.solvers import (
     KernelOperator,
@@ -136,10 +137,12 @@ def test_operator_stored_in_part_and_float32_and_its_columns():
 
 
 @pytest.mark.parametrize("store", [F64, torch.float32])
-def test_threaded_products_equal_the_sequential_one_and_repeat_exactly(store):
+def test_threaded_products_equal_the_sequential_one_and_repeat_exactly(store, monkeypatch):
     """Blocks dealt to worker threads (each with its own output, summed in a fixed order) give the
-    sequential product up to rounding, and the same bits at every call; tiles of several widths
-    (the chunk size cuts the 120-row blocks into uneven tiles) with a block recomputed per product."""
+    sequential product up to rounding, and the same bits at every call; 1000-entry tiles cut the
+    120-row blocks into many 8-column tiles (the last ones narrower) and one block is recomputed
+    per product."""
+    monkeypatch.setattr(operator_module, "CHUNK_ENTRIES", 1000)
     x, _, _ = _data(n=500)
     K = _rbf(x, x)
     v = torch.randn(500, 3, dtype=F64)
@@ -150,6 +153,7 @@ def test_threaded_products_equal_the_sequential_one_and_repeat_exactly(store):
         for t in (1, 2, 3)
     }
     assert ops[1].blocks[-1] is None and ops[1].blocks[-2] is not None
+    assert ops[1]._tiles(360, 480)[:2] == [(0, 8), (8, 16)] and ops[1]._tiles(360, 480)[-1] == (472, 480)
     seq = ops[1].matvec(v)
     tol = 1e-12 if store == F64 else 1e-6  # float32: the kernel rounded to float32
     torch.testing.assert_close(seq, K @ v, rtol=tol, atol=tol)
